@@ -1,0 +1,44 @@
+"""Trained risk models and per-session no-show scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tutorpulse.core.clock import utcnow
+from tutorpulse.core.db import Base, JSONType, UTCDateTime
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_version"
+    __table_args__ = (Index("ix_model_version_target_active", "target", "is_active"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(30), nullable=False)  # churn / tutor_no_show / …
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    algorithm: Mapped[str] = mapped_column(String(50), nullable=False)
+    features: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
+    training_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    training_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    calibration: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class SessionRisk(Base):
+    __tablename__ = "session_risk"
+    __table_args__ = (Index("ix_session_risk_probability", "no_show_probability"),)
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[int | None] = mapped_column(Integer)
+    no_show_probability: Mapped[float] = mapped_column(Float, nullable=False)
+    risk_level: Mapped[str] = mapped_column(String(10), nullable=False)
+    drivers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False, default=list)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

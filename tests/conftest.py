@@ -1,0 +1,98 @@
+"""Shared fixtures: a migrated database on SQLite (default) or PostgreSQL.
+
+Set ``TUTORPULSE_TEST_DATABASE_URL`` (e.g. ``postgresql://postgres@127.0.0.1/tp_test``)
+and every database test runs on that server instead. The schema is created once
+per test session through Alembic; each test runs inside a transaction that is
+rolled back, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from tutorpulse.core import migrate
+from tutorpulse.core.db import create_db_engine
+from tutorpulse.core.settings import normalise_database_url
+
+TEST_DATABASE_URL = os.environ.get("TUTORPULSE_TEST_DATABASE_URL", "")
+
+
+# SQLite always; PostgreSQL too when the variable is set (CI sets it).
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL.startswith("postgres") else [])
+
+
+def pytest_report_header() -> str:
+    return f"tutorpulse test databases: {', '.join(BACKENDS)}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if database_backend == "postgresql":
+        return normalise_database_url(TEST_DATABASE_URL)
+    path: Path = tmp_path_factory.mktemp("db") / "test.db"
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str, database_backend: str) -> Iterator[Engine]:
+    eng = create_db_engine(database_url)
+    if database_backend == "postgresql":
+        # A clean schema per test session, whatever an earlier run left behind.
+        migrate.downgrade(eng, "base")
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session bound to an outer transaction that is rolled back after the test.
+
+    Code under test may call ``commit()``: it releases a SAVEPOINT, not the outer
+    transaction, so nothing leaks between tests.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint",
+                      expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def fresh_engine(database_url: str, database_backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a brand-new, empty database of the engine under test."""
+    if database_backend == "sqlite":
+        eng = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield eng
+        eng.dispose()
+        return
+    from sqlalchemy.engine import make_url
+
+    base = make_url(database_url)
+    name = f"{base.database}_fresh"
+    admin = create_db_engine(base.set(database="postgres").render_as_string(False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng = create_db_engine(base.set(database=name).render_as_string(False))
+    yield eng
+    eng.dispose()
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
