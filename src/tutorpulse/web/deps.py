@@ -1,0 +1,32 @@
+"""FastAPI dependencies shared by every router: settings, clock, database session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from tutorpulse.core.clock import Clock
+from tutorpulse.core.db import unit_of_work
+from tutorpulse.core.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One unit of work per request: committed when the endpoint returns, else rolled back.
+
+    Use as ``Depends(get_db, scope="function")`` so the commit happens before the
+    response is sent (a failed commit is then a 5xx, not a silent loss).
+    """
+    with unit_of_work(request.app.state.session_factory) as session:
+        yield session
