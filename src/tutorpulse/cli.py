@@ -8,6 +8,7 @@ from rich.console import Console
 from tutorpulse.core import migrate
 from tutorpulse.core.db import create_db_engine
 from tutorpulse.core.settings import get_settings
+from tutorpulse.tutors.cli import import_command
 from tutorpulse.world import cli as world_cli
 
 console = Console()
@@ -51,6 +52,7 @@ def db_current() -> None:
 app.command("generate", help="Generate a synthetic marketplace (data contract + truth.json).")(
     world_cli.generate
 )
+app.command("import")(import_command)
 
 
 def main() -> None:

@@ -10,21 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.clock import utcnow
 from tutorpulse.core.db import Base, JSONType, UTCDateTime
+from tutorpulse.tutors.contract import EVENT_TYPES
 
-EVENT_TYPES = (
-    "login",
-    "session_scheduled",
-    "session_completed",
-    "profile_updated",
-    "availability_updated",
-    "message_sent",
-    "training_completed",
-    "opportunity_viewed",
-    "email_opened",
-    "email_clicked",
-    "coaching_scheduled",
-    "coaching_attended",
-)
+__all__ = ["EVENT_TYPES", "EngagementEvent", "TutorDaily", "TutorHealth"]
+
 
 
 class EngagementEvent(Base):

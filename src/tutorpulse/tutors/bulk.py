@@ -1,0 +1,268 @@
+"""Bulk upserts for the file import: executemany on SQLite, COPY + INSERT … SELECT on PostgreSQL.
+
+These write through the raw DB-API connection of an open SQLAlchemy transaction,
+so an import is one transaction: all of it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, Index, Table, text
+
+CHUNK_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    """One database column and the kind of value written to it."""
+
+    name: str
+    kind: str  # str/int/float/bool/date/timestamp/json
+    update: bool = True  # part of the change check and the SET list on conflict
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(self.inserted + other.inserted, self.updated + other.updated)
+
+
+# --- value conversion -----------------------------------------------------------------
+
+_POW10 = [10**k for k in range(7)]
+
+
+def format_sqlite_timestamps(values: pd.Series) -> list[str | None]:
+    """UTC timestamps → SQLAlchemy's SQLite text format, vectorised (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    arr = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    missing = np.isnat(arr)
+    us = np.where(missing, 0, arr.astype(np.int64))
+    day_us = 86_400_000_000
+    days = us // day_us
+    rem = us - days * day_us
+    d = days.astype("datetime64[D]")
+    month_start = d.astype("datetime64[M]")
+    fields = (
+        (0, d.astype("datetime64[Y]").astype(np.int64) + 1970, 4),
+        (5, month_start.astype(np.int64) % 12 + 1, 2),
+        (8, (d - month_start).astype(np.int64) + 1, 2),
+        (11, rem // 3_600_000_000, 2),
+        (14, rem // 60_000_000 % 60, 2),
+        (17, rem // 1_000_000 % 60, 2),
+        (20, rem % 1_000_000, 6),
+    )
+    out = np.empty((len(arr), 26), dtype=np.uint8)
+    for start, val, width in fields:
+        for k in range(width):
+            out[:, start + width - 1 - k] = 48 + (val // _POW10[k]) % 10
+    out[:, 4] = out[:, 7] = 45  # '-'
+    out[:, 10] = 32  # ' '
+    out[:, 13] = out[:, 16] = 58  # ':'
+    out[:, 19] = 46  # '.'
+    text_values: list[str | None] = out.view("S26").ravel().astype("U26").tolist()
+    if missing.any():
+        for i in np.flatnonzero(missing):
+            text_values[i] = None
+    return text_values
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _python_values(series: pd.Series, kind: str) -> list[Any]:
+    if kind == "timestamp":
+        return format_sqlite_timestamps(series)
+    if kind == "date":
+        return [None if v is None or v is pd.NaT else v.isoformat() for v in series.tolist()]
+    if kind == "bool":
+        arr = series.astype("boolean")
+        out = arr.astype("Int64").astype(object).where(arr.notna(), None)
+        return out.tolist()
+    if kind == "int":
+        arr = series.astype("Int64")
+        return arr.astype(object).where(arr.notna(), None).tolist()
+    if kind == "float":
+        arr = series.astype("float64").to_numpy()
+        obj = arr.astype(object)
+        obj[np.isnan(arr)] = None
+        return obj.tolist()
+    obj = series.astype(object)
+    return obj.where(obj.notna(), None).tolist()
+
+
+def sqlite_rows(frame: pd.DataFrame, columns: Sequence[TargetColumn]) -> Iterator[list[tuple[Any, ...]]]:
+    """Yield chunks of row tuples ready for ``executemany``."""
+    for start in range(0, len(frame), CHUNK_ROWS):
+        chunk = frame.iloc[start : start + CHUNK_ROWS]
+        cols = [_python_values(chunk[c.name], c.kind) for c in columns]
+        yield list(zip(*cols, strict=True))
+
+
+# --- SQL ---------------------------------------------------------------------------------
+
+
+def _upsert_sql(table: str, columns: Sequence[TargetColumn], conflict: str, dialect: str,
+                overrides: dict[str, str], source: str = "VALUES") -> str:
+    names = [c.name for c in columns]
+    updatable = [c.name for c in columns if c.update and c.name != conflict]
+    distinct = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
+    sets = [f"{n} = {overrides.get(n, f'excluded.{n}')}" for n in updatable]
+    sets.append("updated_at = excluded.updated_at")
+    changed = " OR ".join(f"{table}.{n} {distinct} ({overrides.get(n, f'excluded.{n}')})" for n in updatable)
+    head = f"INSERT INTO {table} ({', '.join(names)}) "
+    if source == "VALUES":
+        body = f"VALUES ({', '.join('?' for _ in names)})"
+    else:
+        body = f"SELECT {', '.join(names)} FROM {source}"
+    if not updatable:
+        return f"{head}{body} ON CONFLICT ({conflict}) DO NOTHING"
+    tail = f" ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(sets)} WHERE {changed}"
+    if source != "VALUES" and dialect == "sqlite":
+        body += " WHERE true"  # SQLite's parser needs it before ON CONFLICT in INSERT … SELECT
+    return head + body + tail
+
+
+def _count(conn: Connection, table: str) -> int:
+    return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def upsert_frame(
+    conn: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    columns: Sequence[TargetColumn],
+    *,
+    conflict: str = "external_id",
+    overrides: dict[str, str] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> UpsertResult:
+    """Insert new rows and update changed ones (matched on ``conflict``); unchanged rows stay put.
+
+    ``frame`` must already hold every column in ``columns`` (typed), including
+    ``created_at`` / ``updated_at``.
+    """
+    if frame.empty:
+        return UpsertResult()
+    overrides = overrides or {}
+    name = table.name
+    before = _count(conn, name)
+    if conn.dialect.name == "sqlite":
+        changed = _sqlite_upsert(conn, table, frame, columns, conflict, overrides, before == 0, on_progress)
+    else:
+        changed = _postgres_upsert(conn, table, frame, columns, conflict, overrides, on_progress)
+    inserted = _count(conn, name) - before
+    return UpsertResult(inserted=inserted, updated=max(changed - inserted, 0))
+
+
+def _secondary_indexes(table: Table) -> list[Index]:
+    return [ix for ix in table.indexes if not ix.unique]
+
+
+def _sqlite_upsert(
+    conn: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    columns: Sequence[TargetColumn],
+    conflict: str,
+    overrides: dict[str, str],
+    empty: bool,
+    on_progress: Callable[[int], None] | None,
+) -> int:
+    # Into an empty table it is much cheaper to build secondary indexes once at the end.
+    dropped = _secondary_indexes(table) if empty and len(frame) > 200_000 else []
+    for ix in dropped:
+        ix.drop(conn)
+    sql = _upsert_sql(table.name, columns, conflict, "sqlite", overrides)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    changed = 0
+    try:
+        for rows in sqlite_rows(frame, columns):
+            cursor.executemany(sql, rows)
+            changed += max(cursor.rowcount, 0)
+            if on_progress:
+                on_progress(len(rows))
+    finally:
+        cursor.close()
+    for ix in dropped:
+        ix.create(conn)
+    return changed
+
+
+_ARROW_TYPES = {
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+    "json": pa.string(),
+}
+
+
+def _postgres_upsert(
+    conn: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    columns: Sequence[TargetColumn],
+    conflict: str,
+    overrides: dict[str, str],
+    on_progress: Callable[[int], None] | None,
+) -> int:
+    names = [c.name for c in columns]
+    staging = f"_stage_{table.name}"
+    conn.execute(text(f"DROP TABLE IF EXISTS {staging}"))
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
+            f"SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
+        )
+    )
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cursor:  # type: ignore[attr-defined]
+        for start in range(0, len(frame), CHUNK_ROWS * 4):
+            chunk = frame.iloc[start : start + CHUNK_ROWS * 4]
+            arrow = pa.table(
+                {
+                    c.name: pa.array(_arrow_ready(chunk[c.name], c.kind), type=_ARROW_TYPES[c.kind], from_pandas=True)
+                    for c in columns
+                }
+            )
+            buffer = io.BytesIO()
+            pacsv.write_csv(arrow, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+            with cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buffer.getvalue())
+            if on_progress:
+                on_progress(len(chunk))
+    sql = _upsert_sql(table.name, columns, conflict, "postgresql", overrides, source=staging)
+    result = conn.execute(text(sql))
+    conn.execute(text(f"DROP TABLE IF EXISTS {staging}"))
+    return int(result.rowcount or 0)
+
+
+def _arrow_ready(series: pd.Series, kind: str) -> Any:
+    if kind in ("int",):
+        return series.astype("Int64")
+    if kind == "bool":
+        return series.astype("boolean")
+    if kind in ("str", "json"):
+        return series.astype(object).where(series.notna(), None)
+    return series
+
+
+def execute_many(conn: Connection, sql: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(text(sql), rows)
