@@ -20,7 +20,6 @@ class EngagementEvent(Base):
     __tablename__ = "engagement_event"
     __table_args__ = (
         Index("ix_engagement_event_tutor_occurred", "tutor_id", "occurred_at"),
-        Index("ix_engagement_event_occurred", "occurred_at"),
         Index("ix_engagement_event_type_occurred", "event_type", "occurred_at"),
     )
 

@@ -26,8 +26,7 @@ class TutorSession(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_tutor_session_tutor_start", "tutor_id", "scheduled_start"),
         Index("ix_tutor_session_start", "scheduled_start"),
-        Index("ix_tutor_session_pair", "student_id", "tutor_id", "scheduled_start"),
-        Index("ix_tutor_session_status_start", "status", "scheduled_start"),
+        Index("ix_tutor_session_student", "student_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,6 +7,7 @@ so an import is one transaction: all of it lands or none of it does.
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,19 +115,31 @@ def sqlite_rows(frame: pd.DataFrame, columns: Sequence[TargetColumn]) -> Iterato
 # --- SQL ---------------------------------------------------------------------------------
 
 
+def _literal(value: Any, dialect: str) -> str:
+    if isinstance(value, datetime):
+        stamp = sqlite_timestamp(value) if dialect == "sqlite" else value.astimezone(UTC).isoformat()
+        return f"'{stamp}'" if dialect == "sqlite" else f"CAST('{stamp}' AS TIMESTAMPTZ)"
+    raise TypeError(f"unsupported constant {value!r}")
+
+
 def _upsert_sql(table: str, columns: Sequence[TargetColumn], conflict: str, dialect: str,
-                overrides: dict[str, str], source: str = "VALUES") -> str:
+                overrides: dict[str, str], source: str = "VALUES",
+                constants: dict[str, Any] | None = None) -> str:
+    constants = constants or {}
+    const_names = list(constants)
+    const_sql = [_literal(v, dialect) for v in constants.values()]
     names = [c.name for c in columns]
     updatable = [c.name for c in columns if c.update and c.name != conflict]
     distinct = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
     sets = [f"{n} = {overrides.get(n, f'excluded.{n}')}" for n in updatable]
-    sets.append("updated_at = excluded.updated_at")
+    if "updated_at" in constants:
+        sets.append("updated_at = excluded.updated_at")
     changed = " OR ".join(f"{table}.{n} {distinct} ({overrides.get(n, f'excluded.{n}')})" for n in updatable)
-    head = f"INSERT INTO {table} ({', '.join(names)}) "
+    head = f"INSERT INTO {table} ({', '.join(names + const_names)}) "
     if source == "VALUES":
-        body = f"VALUES ({', '.join('?' for _ in names)})"
+        body = f"VALUES ({', '.join(['?'] * len(names) + const_sql)})"
     else:
-        body = f"SELECT {', '.join(names)} FROM {source}"
+        body = f"SELECT {', '.join(names + const_sql)} FROM {source}"
     if not updatable:
         return f"{head}{body} ON CONFLICT ({conflict}) DO NOTHING"
     tail = f" ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(sets)} WHERE {changed}"
@@ -147,12 +160,13 @@ def upsert_frame(
     *,
     conflict: str = "external_id",
     overrides: dict[str, str] | None = None,
+    constants: dict[str, Any] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> UpsertResult:
     """Insert new rows and update changed ones (matched on ``conflict``); unchanged rows stay put.
 
-    ``frame`` must already hold every column in ``columns`` (typed), including
-    ``created_at`` / ``updated_at``.
+    ``frame`` holds every column in ``columns`` (typed); ``constants`` are the same
+    for every row (e.g. ``created_at``) and go into the SQL once instead of per row.
     """
     if frame.empty:
         return UpsertResult()
@@ -160,9 +174,9 @@ def upsert_frame(
     name = table.name
     before = _count(conn, name)
     if conn.dialect.name == "sqlite":
-        changed = _sqlite_upsert(conn, table, frame, columns, conflict, overrides, before == 0, on_progress)
+        changed = _sqlite_upsert(conn, table, frame, columns, conflict, overrides, constants or {}, before == 0, on_progress)
     else:
-        changed = _postgres_upsert(conn, table, frame, columns, conflict, overrides, on_progress)
+        changed = _postgres_upsert(conn, table, frame, columns, conflict, overrides, constants or {}, on_progress)
     inserted = _count(conn, name) - before
     return UpsertResult(inserted=inserted, updated=max(changed - inserted, 0))
 
@@ -178,6 +192,7 @@ def _sqlite_upsert(
     columns: Sequence[TargetColumn],
     conflict: str,
     overrides: dict[str, str],
+    constants: dict[str, Any],
     empty: bool,
     on_progress: Callable[[int], None] | None,
 ) -> int:
@@ -185,17 +200,26 @@ def _sqlite_upsert(
     dropped = _secondary_indexes(table) if empty and len(frame) > 200_000 else []
     for ix in dropped:
         ix.drop(conn)
-    sql = _upsert_sql(table.name, columns, conflict, "sqlite", overrides)
+    sql = _upsert_sql(table.name, columns, conflict, "sqlite", overrides, constants=constants)
+    if empty:
+        # Nothing to conflict with (keys were checked unique in the file): a plain insert.
+        sql = sql.split(" ON CONFLICT ")[0]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     changed = 0
-    try:
-        for rows in sqlite_rows(frame, columns):
-            cursor.executemany(sql, rows)
-            changed += max(cursor.rowcount, 0)
-            if on_progress:
-                on_progress(len(rows))
-    finally:
-        cursor.close()
+    # Convert the next chunk in a worker thread while SQLite writes this one
+    # (sqlite3 releases the GIL while it steps through the insert).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        chunks = sqlite_rows(frame, columns)
+        pending = pool.submit(next, chunks, None)
+        try:
+            while (rows := pending.result()) is not None:
+                pending = pool.submit(next, chunks, None)
+                cursor.executemany(sql, rows)
+                changed += max(cursor.rowcount, 0)
+                if on_progress:
+                    on_progress(len(rows))
+        finally:
+            cursor.close()
     for ix in dropped:
         ix.create(conn)
     return changed
@@ -219,6 +243,7 @@ def _postgres_upsert(
     columns: Sequence[TargetColumn],
     conflict: str,
     overrides: dict[str, str],
+    constants: dict[str, Any],
     on_progress: Callable[[int], None] | None,
 ) -> int:
     names = [c.name for c in columns]
@@ -247,7 +272,7 @@ def _postgres_upsert(
                 copy.write(buffer.getvalue())
             if on_progress:
                 on_progress(len(chunk))
-    sql = _upsert_sql(table.name, columns, conflict, "postgresql", overrides, source=staging)
+    sql = _upsert_sql(table.name, columns, conflict, "postgresql", overrides, source=staging, constants=constants)
     result = conn.execute(text(sql))
     conn.execute(text(f"DROP TABLE IF EXISTS {staging}"))
     return int(result.rowcount or 0)

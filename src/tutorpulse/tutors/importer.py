@@ -244,10 +244,8 @@ def import_files(
     return report
 
 
-def _stamp(frame: pd.DataFrame, now: datetime, *names: str) -> None:
-    stamp = pd.Timestamp(now).tz_convert("UTC")
-    for name in names:
-        frame[name] = pd.Series([stamp] * len(frame), index=frame.index, dtype="datetime64[us, UTC]")
+def _stamps(now: datetime, *names: str) -> dict[str, object]:
+    return dict.fromkeys(names, now)
 
 
 def _col(frame: pd.DataFrame, name: str, default: object = None) -> pd.Series:
@@ -279,13 +277,12 @@ def _write_tutors(conn: Connection, frame: pd.DataFrame, now: datetime, progress
             "last_login_at": _col(frame, "last_login_at").astype("datetime64[us, UTC]"),
         }
     )
-    _stamp(out, now, "created_at", "updated_at")
+    constants = _stamps(now, "created_at", "updated_at")
     columns = [
         _T("external_id", "str", update=False), _T("email", "str"), _T("name", "str"), _T("timezone", "str"),
         _T("subjects", "json"), _T("primary_subject", "str"), _T("certification_level", "str"),
         _T("joined_on", "date"), _T("status", "str"), _T("churned_at", "timestamp"),
-        _T("last_login_at", "timestamp"), _T("created_at", "timestamp", update=False),
-        _T("updated_at", "timestamp", update=False),
+        _T("last_login_at", "timestamp"),
     ]
     # lastLoginAt never moves backwards: keep the later of stored and imported.
     monotonic = (
@@ -294,7 +291,7 @@ def _write_tutors(conn: Connection, frame: pd.DataFrame, now: datetime, progress
         "ELSE tutor.last_login_at END"
     )
     return bulk.upsert_frame(conn, Tutor.__table__, out, columns, overrides={"last_login_at": monotonic},  # type: ignore[arg-type]
-                             on_progress=progress.advance)
+                             constants=constants, on_progress=progress.advance)
 
 
 def _write_students(conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, _r: ImportReport) -> bulk.UpsertResult:
@@ -305,12 +302,11 @@ def _write_students(conn: Connection, frame: pd.DataFrame, now: datetime, progre
             "timezone": _col(frame, "timezone").fillna("UTC"),
         }
     )
-    _stamp(out, now, "created_at", "updated_at")
+    constants = _stamps(now, "created_at", "updated_at")
     columns = [
         _T("external_id", "str", update=False), _T("grade_level", "str"), _T("timezone", "str"),
-        _T("created_at", "timestamp", update=False), _T("updated_at", "timestamp", update=False),
     ]
-    return bulk.upsert_frame(conn, Student.__table__, out, columns, on_progress=progress.advance)  # type: ignore[arg-type]
+    return bulk.upsert_frame(conn, Student.__table__, out, columns, constants=constants, on_progress=progress.advance)  # type: ignore[arg-type]
 
 
 def _map_ids(values: pd.Series, ids: pd.Series) -> np.ndarray:
@@ -348,13 +344,12 @@ def _write_sessions(conn: Connection, frame: pd.DataFrame, now: datetime, progre
             out[column.name] = pd.Series(derived_mask.to_numpy(), index=frame.index, dtype="boolean")
         else:
             out[column.name] = _col(frame, column.name)
-    _stamp(out, now, "created_at", "updated_at")
+    constants = _stamps(now, "created_at", "updated_at")
     columns = [
         _T("external_id", "str", update=False), _T("tutor_id", "int"), _T("student_id", "int"),
         *_SESSION_VALUE_COLUMNS,
-        _T("created_at", "timestamp", update=False), _T("updated_at", "timestamp", update=False),
     ]
-    result = bulk.upsert_frame(conn, TutorSession.__table__, out, columns, on_progress=progress.advance)  # type: ignore[arg-type]
+    result = bulk.upsert_frame(conn, TutorSession.__table__, out, columns, constants=constants, on_progress=progress.advance)  # type: ignore[arg-type]
     if had_sessions and derived_mask.any():
         _rederive_first_sessions(conn, out.loc[derived_mask.to_numpy(), ["student_id", "tutor_id"]])
     return result
@@ -404,13 +399,13 @@ def _write_events(conn: Connection, frame: pd.DataFrame, now: datetime, progress
             "data": _col(frame, "data").fillna("{}"),
         }
     )
-    _stamp(out, now, "received_at")
+    constants = _stamps(now, "received_at")
     columns = [
         _T("external_id", "str", update=False), _T("tutor_id", "int", update=False),
         _T("event_type", "str", update=False), _T("occurred_at", "timestamp", update=False),
-        _T("data", "json", update=False), _T("received_at", "timestamp", update=False),
+        _T("data", "json", update=False),
     ]
-    result = bulk.upsert_frame(conn, EngagementEvent.__table__, out, columns, on_progress=progress.advance)  # type: ignore[arg-type]
+    result = bulk.upsert_frame(conn, EngagementEvent.__table__, out, columns, constants=constants, on_progress=progress.advance)  # type: ignore[arg-type]
     _raise_last_logins(conn, out)
     return result
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 10:37:00.844294
+Create Date: 2026-11-26
 """
 
 from collections.abc import Sequence
@@ -393,7 +393,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_engagement_event_external_id")),
     )
     with op.batch_alter_table("engagement_event", schema=None) as batch_op:
-        batch_op.create_index("ix_engagement_event_occurred", ["occurred_at"], unique=False)
         batch_op.create_index(
             "ix_engagement_event_tutor_occurred", ["tutor_id", "occurred_at"], unique=False
         )
@@ -574,13 +573,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_tutor_session_external_id")),
     )
     with op.batch_alter_table("tutor_session", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_tutor_session_pair", ["student_id", "tutor_id", "scheduled_start"], unique=False
-        )
         batch_op.create_index("ix_tutor_session_start", ["scheduled_start"], unique=False)
-        batch_op.create_index(
-            "ix_tutor_session_status_start", ["status", "scheduled_start"], unique=False
-        )
+        batch_op.create_index("ix_tutor_session_student", ["student_id"], unique=False)
         batch_op.create_index(
             "ix_tutor_session_tutor_start", ["tutor_id", "scheduled_start"], unique=False
         )
@@ -780,9 +774,8 @@ def downgrade() -> None:
     op.drop_table("web_session")
     with op.batch_alter_table("tutor_session", schema=None) as batch_op:
         batch_op.drop_index("ix_tutor_session_tutor_start")
-        batch_op.drop_index("ix_tutor_session_status_start")
+        batch_op.drop_index("ix_tutor_session_student")
         batch_op.drop_index("ix_tutor_session_start")
-        batch_op.drop_index("ix_tutor_session_pair")
 
     op.drop_table("tutor_session")
     with op.batch_alter_table("tutor_health", schema=None) as batch_op:
@@ -802,7 +795,6 @@ def downgrade() -> None:
     with op.batch_alter_table("engagement_event", schema=None) as batch_op:
         batch_op.drop_index("ix_engagement_event_type_occurred")
         batch_op.drop_index("ix_engagement_event_tutor_occurred")
-        batch_op.drop_index("ix_engagement_event_occurred")
 
     op.drop_table("engagement_event")
     op.drop_table("campaign")
