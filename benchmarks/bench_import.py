@@ -24,14 +24,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from tutorpulse.world.generator import generate_world
+from tutorpulse.world.writer import write_world
 
 from tutorpulse.core import migrate
 from tutorpulse.core.db import create_db_engine
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors import bulk, importer
 from tutorpulse.world.config import WorldConfig
-from tutorpulse.world.generator import generate_world
-from tutorpulse.world.writer import write_world
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -45,7 +45,9 @@ def ensure_world(folder: Path, tutors: int, days: int, seed: int) -> None:
     world = generate_world(WorldConfig(tutors=tutors, days=days, seed=seed, now=now))
     t1 = time.perf_counter()
     write_world(world, folder, fmt="parquet")
-    print(f"world: generated {tutors:,} tutors × {days} days in {t1 - t0:.1f}s, written in {time.perf_counter() - t1:.1f}s")
+    print(
+        f"world: generated {tutors:,} tutors × {days} days in {t1 - t0:.1f}s, written in {time.perf_counter() - t1:.1f}s"
+    )
 
 
 def fresh_engine(kind: str, workdir: Path) -> Engine:
@@ -59,18 +61,26 @@ def fresh_engine(kind: str, workdir: Path) -> Engine:
         conn.exec_driver_sql('DROP DATABASE IF EXISTS "tutorpulse_bench" WITH (FORCE)')
         conn.exec_driver_sql('CREATE DATABASE "tutorpulse_bench"')
     admin.dispose()
-    return create_db_engine(str(make_url(PG_ADMIN).set(database="tutorpulse_bench").render_as_string(False)))
+    return create_db_engine(
+        str(make_url(PG_ADMIN).set(database="tutorpulse_bench").render_as_string(False))
+    )
 
 
 def run_import(engine: Engine, folder: Path) -> importer.ImportReport:
     migrate.upgrade(engine)
     t0 = time.perf_counter()
     with engine.begin() as conn:
-        report = importer.import_files(conn, files=importer.find_files(folder), now=datetime.now(UTC))
+        report = importer.import_files(
+            conn, files=importer.find_files(folder), now=datetime.now(UTC)
+        )
     total = time.perf_counter() - t0
-    print(f"  import total {total:.1f}s (validation {report.validate_seconds:.1f}s, writes {report.write_seconds:.1f}s)")
+    print(
+        f"  import total {total:.1f}s (validation {report.validate_seconds:.1f}s, writes {report.write_seconds:.1f}s)"
+    )
     for f in report.files.values():
-        print(f"  {f.name:<9} {f.rows:>11,} rows  write {f.seconds:7.1f}s  {f.rows_per_second:>10,.0f} rows/s")
+        print(
+            f"  {f.name:<9} {f.rows:>11,} rows  write {f.seconds:7.1f}s  {f.rows_per_second:>10,.0f} rows/s"
+        )
     return report
 
 
@@ -114,7 +124,9 @@ def bare_insert_seconds(engine: Engine, folder: Path) -> tuple[int, float]:
                     buffer = io.BytesIO()
                     pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
                     t0 = time.perf_counter()
-                    with cursor.copy(f"COPY bare_session ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                    with cursor.copy(
+                        f"COPY bare_session ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)"
+                    ) as copy:
                         copy.write(buffer.getvalue())
                     seconds += time.perf_counter() - t0
         conn.execute(text("DROP TABLE bare_session"))
@@ -135,11 +147,15 @@ def _kind(column: object) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tutors", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--world", type=Path, default=None, help="world folder (generated if absent)")
+    parser.add_argument(
+        "--world", type=Path, default=None, help="world folder (generated if absent)"
+    )
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--workdir", type=Path, default=Path("var/bench"))
     args = parser.parse_args()
@@ -153,9 +169,15 @@ def main() -> None:
         sessions = report.files["sessions"]
         rows, bare = bare_insert_seconds(engine, folder)
         bare_rate = rows / bare
-        share = report.validate_seconds * sessions.rows / max(sum(f.rows for f in report.files.values()), 1)
+        share = (
+            report.validate_seconds
+            * sessions.rows
+            / max(sum(f.rows for f in report.files.values()), 1)
+        )
         end_to_end = sessions.rows / (sessions.seconds + share)
-        print(f"  bare {'executemany' if kind == 'sqlite' else 'COPY'} of the same sessions rows: {bare_rate:,.0f} rows/s")
+        print(
+            f"  bare {'executemany' if kind == 'sqlite' else 'COPY'} of the same sessions rows: {bare_rate:,.0f} rows/s"
+        )
         print(
             f"  sessions import: {sessions.rows_per_second:,.0f} rows/s writing "
             f"({sessions.rows_per_second / bare_rate:.2f}× bare), "

@@ -70,7 +70,8 @@ def demo(
         world_dir = settings.data_dir / "demo-world"
         write_world(world, world_dir, fmt="parquet")
     console.print(
-        f"[bold]2/5[/bold] generated the world in {time.perf_counter() - started:.1f}s → {world_dir}"
+        f"[bold]2/5[/bold] generated the world in {time.perf_counter() - started:.1f}s"
+        f" → {world_dir}"
     )
 
     clock = SystemClock()
@@ -98,7 +99,8 @@ def demo(
             continue
         colour = "green" if run.status == "succeeded" else "red"
         console.print(
-            f"  {name}: [{colour}]{run.status}[/{colour}] {run.duration_seconds or 0:.1f}s {run.counts}"
+            f"  {name}: [{colour}]{run.status}[/{colour}]"
+            f" {run.duration_seconds or 0:.1f}s {run.counts}"
         )
     console.print("[bold]4/5[/bold] ran every registered job once")
 

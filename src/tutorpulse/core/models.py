@@ -39,7 +39,9 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     key_hash: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
     scopes: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -85,7 +87,9 @@ class JobRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_name: Mapped[str] = mapped_column(String(100), nullable=False)
     trigger: Mapped[str] = mapped_column(String(20), nullable=False)  # cli/cron/schedule/api/demo
-    status: Mapped[str] = mapped_column(String(20), nullable=False)  # running/succeeded/failed/locked
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False
+    )  # running/succeeded/failed/locked
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_seconds: Mapped[float | None] = mapped_column(Float)

@@ -7,8 +7,8 @@ so an import is one transaction: all of it lands or none of it does.
 from __future__ import annotations
 
 import io
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +46,7 @@ _POW10 = [10**k for k in range(7)]
 
 
 def format_sqlite_timestamps(values: pd.Series) -> list[str | None]:
-    """UTC timestamps → SQLAlchemy's SQLite text format, vectorised (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    """UTC timestamps → SQLAlchemy's SQLite text (``YYYY-MM-DD HH:MM:SS.ffffff``), vectorised."""
     arr = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     missing = np.isnat(arr)
     us = np.where(missing, 0, arr.astype(np.int64))
@@ -89,22 +89,23 @@ def _python_values(series: pd.Series, kind: str) -> list[Any]:
     if kind == "date":
         return [None if v is None or v is pd.NaT else v.isoformat() for v in series.tolist()]
     if kind == "bool":
-        arr = series.astype("boolean")
-        out = arr.astype("Int64").astype(object).where(arr.notna(), None)
-        return out.tolist()
+        flags = series.astype("boolean")
+        return flags.astype("Int64").astype(object).where(flags.notna(), None).tolist()
     if kind == "int":
-        arr = series.astype("Int64")
-        return arr.astype(object).where(arr.notna(), None).tolist()
+        ints = series.astype("Int64")
+        return ints.astype(object).where(ints.notna(), None).tolist()
     if kind == "float":
-        arr = series.astype("float64").to_numpy()
-        obj = arr.astype(object)
-        obj[np.isnan(arr)] = None
+        floats = series.astype("float64").to_numpy()
+        obj = floats.astype(object)
+        obj[np.isnan(floats)] = None
         return obj.tolist()
-    obj = series.astype(object)
-    return obj.where(obj.notna(), None).tolist()
+    texts = series.astype(object)
+    return texts.where(texts.notna(), None).tolist()
 
 
-def sqlite_rows(frame: pd.DataFrame, columns: Sequence[TargetColumn]) -> Iterator[list[tuple[Any, ...]]]:
+def sqlite_rows(
+    frame: pd.DataFrame, columns: Sequence[TargetColumn]
+) -> Iterator[list[tuple[Any, ...]]]:
     """Yield chunks of row tuples ready for ``executemany``."""
     for start in range(0, len(frame), CHUNK_ROWS):
         chunk = frame.iloc[start : start + CHUNK_ROWS]
@@ -117,14 +118,22 @@ def sqlite_rows(frame: pd.DataFrame, columns: Sequence[TargetColumn]) -> Iterato
 
 def _literal(value: Any, dialect: str) -> str:
     if isinstance(value, datetime):
-        stamp = sqlite_timestamp(value) if dialect == "sqlite" else value.astimezone(UTC).isoformat()
+        stamp = (
+            sqlite_timestamp(value) if dialect == "sqlite" else value.astimezone(UTC).isoformat()
+        )
         return f"'{stamp}'" if dialect == "sqlite" else f"CAST('{stamp}' AS TIMESTAMPTZ)"
     raise TypeError(f"unsupported constant {value!r}")
 
 
-def _upsert_sql(table: str, columns: Sequence[TargetColumn], conflict: str, dialect: str,
-                overrides: dict[str, str], source: str = "VALUES",
-                constants: dict[str, Any] | None = None) -> str:
+def _upsert_sql(
+    table: str,
+    columns: Sequence[TargetColumn],
+    conflict: str,
+    dialect: str,
+    overrides: dict[str, str],
+    source: str = "VALUES",
+    constants: dict[str, Any] | None = None,
+) -> str:
     constants = constants or {}
     const_names = list(constants)
     const_sql = [_literal(v, dialect) for v in constants.values()]
@@ -134,7 +143,9 @@ def _upsert_sql(table: str, columns: Sequence[TargetColumn], conflict: str, dial
     sets = [f"{n} = {overrides.get(n, f'excluded.{n}')}" for n in updatable]
     if "updated_at" in constants:
         sets.append("updated_at = excluded.updated_at")
-    changed = " OR ".join(f"{table}.{n} {distinct} ({overrides.get(n, f'excluded.{n}')})" for n in updatable)
+    changed = " OR ".join(
+        f"{table}.{n} {distinct} ({overrides.get(n, f'excluded.{n}')})" for n in updatable
+    )
     head = f"INSERT INTO {table} ({', '.join(names + const_names)}) "
     if source == "VALUES":
         body = f"VALUES ({', '.join(['?'] * len(names) + const_sql)})"
@@ -174,9 +185,21 @@ def upsert_frame(
     name = table.name
     before = _count(conn, name)
     if conn.dialect.name == "sqlite":
-        changed = _sqlite_upsert(conn, table, frame, columns, conflict, overrides, constants or {}, before == 0, on_progress)
+        changed = _sqlite_upsert(
+            conn,
+            table,
+            frame,
+            columns,
+            conflict,
+            overrides,
+            constants or {},
+            before == 0,
+            on_progress,
+        )
     else:
-        changed = _postgres_upsert(conn, table, frame, columns, conflict, overrides, constants or {}, on_progress)
+        changed = _postgres_upsert(
+            conn, table, frame, columns, conflict, overrides, constants or {}, on_progress
+        )
     inserted = _count(conn, name) - before
     return UpsertResult(inserted=inserted, updated=max(changed - inserted, 0))
 
@@ -262,17 +285,27 @@ def _postgres_upsert(
             chunk = frame.iloc[start : start + CHUNK_ROWS * 4]
             arrow = pa.table(
                 {
-                    c.name: pa.array(_arrow_ready(chunk[c.name], c.kind), type=_ARROW_TYPES[c.kind], from_pandas=True)
+                    c.name: pa.array(
+                        _arrow_ready(chunk[c.name], c.kind),
+                        type=_ARROW_TYPES[c.kind],
+                        from_pandas=True,
+                    )
                     for c in columns
                 }
             )
             buffer = io.BytesIO()
-            pacsv.write_csv(arrow, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-            with cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            pacsv.write_csv(
+                arrow, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed")
+            )
+            with cursor.copy(
+                f"COPY {staging} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
                 copy.write(buffer.getvalue())
             if on_progress:
                 on_progress(len(chunk))
-    sql = _upsert_sql(table.name, columns, conflict, "postgresql", overrides, source=staging, constants=constants)
+    sql = _upsert_sql(
+        table.name, columns, conflict, "postgresql", overrides, source=staging, constants=constants
+    )
     result = conn.execute(text(sql))
     conn.execute(text(f"DROP TABLE IF EXISTS {staging}"))
     return int(result.rowcount or 0)

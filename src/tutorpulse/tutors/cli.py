@@ -60,7 +60,10 @@ class RichProgress:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._progress.__exit__(exc_type, exc, tb)
 
@@ -76,34 +79,64 @@ class RichProgress:
 
 def print_errors(report: importer.ImportReport, limit: int = importer.MAX_REPORTED_ERRORS) -> None:
     for row in report.errors.head(limit).itertuples():
-        err_console.print(f"{row.file}:{row.line} [bold]{row.field}[/bold] {row.reason}", highlight=False)
+        err_console.print(
+            f"{row.file}:{row.line} [bold]{row.field}[/bold] {row.reason}", highlight=False
+        )
     if report.error_count > limit:
         err_console.print(f"… and {report.error_count - limit:,} more error(s)")
 
 
 def print_report(report: importer.ImportReport) -> None:
     table = Table(title="Import", show_lines=False)
-    for header in ("file", "rows", "inserted", "updated", "unchanged", "rejected", "seconds", "rows/s"):
+    for header in (
+        "file",
+        "rows",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "seconds",
+        "rows/s",
+    ):
         table.add_column(header, justify="left" if header == "file" else "right")
     for f in report.files.values():
         table.add_row(
-            Path(f.path).name, f"{f.rows:,}", f"{f.inserted:,}", f"{f.updated:,}", f"{f.unchanged:,}",
-            f"{f.rejected:,}", f"{f.seconds:.1f}", f"{f.rows_per_second:,.0f}",
+            Path(f.path).name,
+            f"{f.rows:,}",
+            f"{f.inserted:,}",
+            f"{f.updated:,}",
+            f"{f.unchanged:,}",
+            f"{f.rejected:,}",
+            f"{f.seconds:.1f}",
+            f"{f.rows_per_second:,.0f}",
         )
     console.print(table)
     console.print(
         f"validated in {report.validate_seconds:.1f}s, written in {report.write_seconds:.1f}s"
-        + (f"; derived is_first_session for {report.derived_first_sessions:,} rows" if report.derived_first_sessions else "")
+        + (
+            f"; derived is_first_session for {report.derived_first_sessions:,} rows"
+            if report.derived_first_sessions
+            else ""
+        )
     )
     for f in report.files.values():
         if f.unknown_columns:
-            console.print(f"[yellow]warning:[/yellow] {Path(f.path).name}: ignored unknown column(s) {', '.join(f.unknown_columns)}")
+            console.print(
+                f"[yellow]warning:[/yellow] {Path(f.path).name}: "
+                f"ignored unknown column(s) {', '.join(f.unknown_columns)}"
+            )
 
 
 def import_command(
-    directory: Path = typer.Argument(..., help="Folder holding tutors/students/sessions/events .csv or .parquet."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Load the valid rows; write rejects to a CSV."),
-    rejects: Path = typer.Option(Path("var/rejects.csv"), help="Where --skip-invalid writes rejected rows."),
+    directory: Path = typer.Argument(
+        ..., help="Folder holding tutors/students/sessions/events .csv or .parquet."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Load the valid rows; write rejects to a CSV."
+    ),
+    rejects: Path = typer.Option(
+        Path("var/rejects.csv"), help="Where --skip-invalid writes rejected rows."
+    ),
 ) -> None:
     """Import the data contract files (idempotent upserts; nothing loads if any row is invalid)."""
     settings = get_settings()
@@ -112,11 +145,17 @@ def import_command(
         files = importer.find_files(directory)
         with RichProgress() as progress, engine.begin() as conn:
             report = importer.import_files(
-                conn, files=files, now=SystemClock().now(), skip_invalid=skip_invalid, progress=progress
+                conn,
+                files=files,
+                now=SystemClock().now(),
+                skip_invalid=skip_invalid,
+                progress=progress,
             )
     except importer.ImportRejected as rejected:
         print_errors(rejected.report)
-        err_console.print(f"[red]Import rejected:[/red] {rejected.message}. Fix the rows or use --skip-invalid.")
+        err_console.print(
+            f"[red]Import rejected:[/red] {rejected.message}. Fix the rows or use --skip-invalid."
+        )
         raise typer.Exit(2) from None
     except AppError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
@@ -124,4 +163,6 @@ def import_command(
     print_report(report)
     if report.error_count:
         importer.write_rejects(report.errors, rejects)
-        err_console.print(f"[yellow]{report.rejected_rows:,} row(s) skipped[/yellow]; reasons in {rejects}")
+        err_console.print(
+            f"[yellow]{report.rejected_rows:,} row(s) skipped[/yellow]; reasons in {rejects}"
+        )

@@ -267,7 +267,9 @@ def _parse_column(column: Column, arr: pa.Array, errors: RowErrors) -> pd.Series
             raw = pd.Series(_as_string(arr).to_pandas(), dtype=object)
             values = pd.to_numeric(raw, errors="coerce").astype("float64")
             invalid = (values.isna() & raw.notna()).to_numpy()
-            errors.add(invalid, column.name, f"not a{'n integer' if column.kind == 'int' else ' number'}")
+            errors.add(
+                invalid, column.name, f"not a{'n integer' if column.kind == 'int' else ' number'}"
+            )
         present = values.notna().to_numpy() & ~invalid
         if column.kind == "int":
             frac = present & (values.to_numpy() % 1 != 0)
@@ -275,8 +277,16 @@ def _parse_column(column: Column, arr: pa.Array, errors: RowErrors) -> pd.Series
         lo, hi = column.min, column.max
         if lo is not None or hi is not None:
             v = values.to_numpy()
-            out = present & (((v < lo) if lo is not None else False) | ((v > hi) if hi is not None else False))
-            errors.add(out, column.name, f"out of range: expected {lo:g}–{hi:g}" if lo is not None and hi is not None else "out of range")
+            out = present & (
+                ((v < lo) if lo is not None else False) | ((v > hi) if hi is not None else False)
+            )
+            errors.add(
+                out,
+                column.name,
+                f"out of range: expected {lo:g}–{hi:g}"
+                if lo is not None and hi is not None
+                else "out of range",
+            )
         return values.astype("Int64") if column.kind == "int" else values
     if column.kind == "bool":
         if pa.types.is_boolean(arr.type):
@@ -287,10 +297,10 @@ def _parse_column(column: Column, arr: pa.Array, errors: RowErrors) -> pd.Series
         falsy = lowered.isin(_FALSE)
         invalid = (raw.notna() & ~truthy & ~falsy).to_numpy()
         errors.add(invalid, column.name, "not a boolean (true/false)")
-        out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-        out[truthy] = True
-        out[falsy] = False
-        return out
+        flags = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+        flags[truthy] = True
+        flags[falsy] = False
+        return flags
     text = _as_string(arr)
     values = pd.Series(text.to_pandas(), dtype=object)
     present = values.notna().to_numpy()
@@ -307,7 +317,9 @@ def _parse_column(column: Column, arr: pa.Array, errors: RowErrors) -> pd.Series
     return values
 
 
-def _validate_json(values: pd.Series, present: np.ndarray, name: str, errors: RowErrors) -> pd.Series:
+def _validate_json(
+    values: pd.Series, present: np.ndarray, name: str, errors: RowErrors
+) -> pd.Series:
     """Check that every present value is a JSON object; empty means ``{}``."""
     bad = np.zeros(len(values), dtype=bool)
     # Most rows are "{}" or short objects: only parse what is not trivially an object.
@@ -325,7 +337,9 @@ def _validate_json(values: pd.Series, present: np.ndarray, name: str, errors: Ro
     return values.where(present, "{}")
 
 
-def parse_table(spec: TableSpec, table: pa.Table, *, file_label: str, line_offset: int = 2) -> ParsedTable:
+def parse_table(
+    spec: TableSpec, table: pa.Table, *, file_label: str, line_offset: int = 2
+) -> ParsedTable:
     """Validate one table against its spec: typed columns plus every row error found."""
     errors = RowErrors(file_label, line_offset=line_offset)
     renamed: dict[str, str] = {}

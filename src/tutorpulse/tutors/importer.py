@@ -15,15 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Table, select, text
 
+from tutorpulse.core.db import Base
 from tutorpulse.core.errors import AppError, ErrorDetail, Invalid
 from tutorpulse.engagement.models import EngagementEvent
 from tutorpulse.sessions.models import TutorSession
@@ -105,7 +106,8 @@ class ImportRejected(AppError):
             ErrorDetail(f"{r.file}:{r.line} {r.field}", str(r.reason)) for r in shown.itertuples()
         ]
         super().__init__(
-            f"{report.error_count} invalid value(s) in {report.rejected_rows} row(s); nothing imported",
+            f"{report.error_count} invalid value(s) in {report.rejected_rows} row(s); "
+            "nothing imported",
             details,
             422,
         )
@@ -121,7 +123,9 @@ def find_files(directory: Path) -> dict[str, Path]:
         candidates = [directory / f"{name}.parquet", directory / f"{name}.csv"]
         present = [p for p in candidates if p.exists()]
         if len(present) > 1:
-            raise Invalid.field(name, f"both {present[0].name} and {present[1].name} exist; keep one")
+            raise Invalid.field(
+                name, f"both {present[0].name} and {present[1].name} exist; keep one"
+            )
         if present:
             found[name] = present[0]
     if not found:
@@ -168,7 +172,9 @@ def validate(conn: Connection, files: dict[str, Path]) -> dict[str, ParsedTable]
     for name in ORDER:
         if name in files:
             table, offset = read_table(files[name])
-            parsed[name] = parse_table(SPECS[name], table, file_label=files[name].name, line_offset=offset)
+            parsed[name] = parse_table(
+                SPECS[name], table, file_label=files[name].name, line_offset=offset
+            )
     tutor_ids = _existing_ids(conn, Tutor).index
     if "tutors" in parsed:
         tutor_ids = tutor_ids.union(pd.Index(parsed["tutors"].frame["tutor_id"].dropna()))
@@ -187,7 +193,9 @@ def collect_errors(parsed: dict[str, ParsedTable]) -> pd.DataFrame:
     frames = [p.errors.frame() for p in parsed.values() if len(p.errors)]
     if not frames:
         return pd.DataFrame(columns=["file", "line", "row", "field", "reason"])
-    return pd.concat(frames, ignore_index=True).sort_values(["file", "line", "field"], kind="mergesort")
+    return pd.concat(frames, ignore_index=True).sort_values(
+        ["file", "line", "field"], kind="mergesort"
+    )
 
 
 def write_rejects(errors: pd.DataFrame, path: Path) -> None:
@@ -213,7 +221,9 @@ def import_files(
     parsed = validate(conn, files)
     errors = collect_errors(parsed)
     reports = {
-        name: FileReport(name, str(files[name]), rows=len(p.frame), unknown_columns=p.unknown_columns)
+        name: FileReport(
+            name, str(files[name]), rows=len(p.frame), unknown_columns=p.unknown_columns
+        )
         for name, p in parsed.items()
     }
     for name, p in parsed.items():
@@ -223,7 +233,10 @@ def import_files(
     if len(errors) and (not skip_invalid or file_level):
         raise ImportRejected(report)
     write_started = time.perf_counter()
-    writers: dict[str, Callable[[Connection, pd.DataFrame, datetime, Progress, ImportReport], bulk.UpsertResult]] = {
+    writers: dict[
+        str,
+        Callable[[Connection, pd.DataFrame, datetime, Progress, ImportReport], bulk.UpsertResult],
+    ] = {
         "tutors": _write_tutors,
         "students": _write_students,
         "sessions": _write_sessions,
@@ -233,7 +246,7 @@ def import_files(
         if name not in parsed:
             continue
         p = parsed[name]
-        frame = p.frame.drop(index=p.errors.bad_rows()) if len(p.errors) else p.frame
+        frame = p.frame.drop(index=pd.Index(p.errors.bad_rows())) if len(p.errors) else p.frame
         t0 = time.perf_counter()
         progress.stage(name, len(frame))
         result = writers[name](conn, frame, now, progress, report)
@@ -257,9 +270,17 @@ def _col(frame: pd.DataFrame, name: str, default: object = None) -> pd.Series:
 _T = bulk.TargetColumn
 
 
-def _write_tutors(conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, _r: ImportReport) -> bulk.UpsertResult:
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _write_tutors(
+    conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, _r: ImportReport
+) -> bulk.UpsertResult:
     subjects = _col(frame, "subjects").fillna("")
-    lists = subjects.map(lambda s: [x.strip() for x in str(s).split(SUBJECT_SEPARATOR) if x.strip()])
+    lists = subjects.map(
+        lambda s: [x.strip() for x in str(s).split(SUBJECT_SEPARATOR) if x.strip()]
+    )
     import json
 
     out = pd.DataFrame(
@@ -279,9 +300,16 @@ def _write_tutors(conn: Connection, frame: pd.DataFrame, now: datetime, progress
     )
     constants = _stamps(now, "created_at", "updated_at")
     columns = [
-        _T("external_id", "str", update=False), _T("email", "str"), _T("name", "str"), _T("timezone", "str"),
-        _T("subjects", "json"), _T("primary_subject", "str"), _T("certification_level", "str"),
-        _T("joined_on", "date"), _T("status", "str"), _T("churned_at", "timestamp"),
+        _T("external_id", "str", update=False),
+        _T("email", "str"),
+        _T("name", "str"),
+        _T("timezone", "str"),
+        _T("subjects", "json"),
+        _T("primary_subject", "str"),
+        _T("certification_level", "str"),
+        _T("joined_on", "date"),
+        _T("status", "str"),
+        _T("churned_at", "timestamp"),
         _T("last_login_at", "timestamp"),
     ]
     # lastLoginAt never moves backwards: keep the later of stored and imported.
@@ -290,11 +318,20 @@ def _write_tutors(conn: Connection, frame: pd.DataFrame, now: datetime, progress
         "OR excluded.last_login_at > tutor.last_login_at) THEN excluded.last_login_at "
         "ELSE tutor.last_login_at END"
     )
-    return bulk.upsert_frame(conn, Tutor.__table__, out, columns, overrides={"last_login_at": monotonic},  # type: ignore[arg-type]
-                             constants=constants, on_progress=progress.advance)
+    return bulk.upsert_frame(
+        conn,
+        _table(Tutor),
+        out,
+        columns,
+        overrides={"last_login_at": monotonic},
+        constants=constants,
+        on_progress=progress.advance,
+    )
 
 
-def _write_students(conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, _r: ImportReport) -> bulk.UpsertResult:
+def _write_students(
+    conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, _r: ImportReport
+) -> bulk.UpsertResult:
     out = pd.DataFrame(
         {
             "external_id": frame["student_id"],
@@ -304,29 +341,47 @@ def _write_students(conn: Connection, frame: pd.DataFrame, now: datetime, progre
     )
     constants = _stamps(now, "created_at", "updated_at")
     columns = [
-        _T("external_id", "str", update=False), _T("grade_level", "str"), _T("timezone", "str"),
+        _T("external_id", "str", update=False),
+        _T("grade_level", "str"),
+        _T("timezone", "str"),
     ]
-    return bulk.upsert_frame(conn, Student.__table__, out, columns, constants=constants, on_progress=progress.advance)  # type: ignore[arg-type]
+    return bulk.upsert_frame(
+        conn, _table(Student), out, columns, constants=constants, on_progress=progress.advance
+    )
 
 
 def _map_ids(values: pd.Series, ids: pd.Series) -> np.ndarray:
-    position = ids.index.get_indexer(values)
+    position = ids.index.get_indexer(pd.Index(values))
     if (position < 0).any():  # validated earlier; a miss here is a bug, not bad input
         raise RuntimeError("unresolved external id during import")
     return ids.to_numpy()[position]
 
 
 _SESSION_VALUE_COLUMNS = [
-    _T("subject", "str"), _T("scheduled_start", "timestamp"), _T("scheduled_minutes", "int"),
-    _T("actual_start", "timestamp"), _T("actual_end", "timestamp"), _T("status", "str"),
-    _T("cancelled_by", "str"), _T("rescheduled_by", "str"), _T("is_first_session", "bool"),
-    _T("first_session_derived", "bool"), _T("student_rating", "int"), _T("student_satisfaction", "int"),
-    _T("engagement_score", "float"), _T("empathy_score", "float"), _T("clarity_score", "float"),
-    _T("technical_issue", "bool"), _T("would_recommend", "bool"), _T("rebooked", "bool"),
+    _T("subject", "str"),
+    _T("scheduled_start", "timestamp"),
+    _T("scheduled_minutes", "int"),
+    _T("actual_start", "timestamp"),
+    _T("actual_end", "timestamp"),
+    _T("status", "str"),
+    _T("cancelled_by", "str"),
+    _T("rescheduled_by", "str"),
+    _T("is_first_session", "bool"),
+    _T("first_session_derived", "bool"),
+    _T("student_rating", "int"),
+    _T("student_satisfaction", "int"),
+    _T("engagement_score", "float"),
+    _T("empathy_score", "float"),
+    _T("clarity_score", "float"),
+    _T("technical_issue", "bool"),
+    _T("would_recommend", "bool"),
+    _T("rebooked", "bool"),
 ]
 
 
-def _write_sessions(conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, report: ImportReport) -> bulk.UpsertResult:
+def _write_sessions(
+    conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, report: ImportReport
+) -> bulk.UpsertResult:
     had_sessions = conn.execute(text("SELECT 1 FROM tutor_session LIMIT 1")).first() is not None
     supplied = _col(frame, "is_first_session").astype("boolean")
     derived_mask = supplied.isna()
@@ -341,15 +396,26 @@ def _write_sessions(conn: Connection, frame: pd.DataFrame, now: datetime, progre
         if column.name == "is_first_session":
             out[column.name] = first.astype("boolean")
         elif column.name == "first_session_derived":
-            out[column.name] = pd.Series(derived_mask.to_numpy(), index=frame.index, dtype="boolean")
+            out[column.name] = pd.Series(
+                derived_mask.to_numpy(), index=frame.index, dtype="boolean"
+            )
         else:
             out[column.name] = _col(frame, column.name)
     constants = _stamps(now, "created_at", "updated_at")
     columns = [
-        _T("external_id", "str", update=False), _T("tutor_id", "int"), _T("student_id", "int"),
+        _T("external_id", "str", update=False),
+        _T("tutor_id", "int"),
+        _T("student_id", "int"),
         *_SESSION_VALUE_COLUMNS,
     ]
-    result = bulk.upsert_frame(conn, TutorSession.__table__, out, columns, constants=constants, on_progress=progress.advance)  # type: ignore[arg-type]
+    result = bulk.upsert_frame(
+        conn,
+        _table(TutorSession),
+        out,
+        columns,
+        constants=constants,
+        on_progress=progress.advance,
+    )
     if had_sessions and derived_mask.any():
         _rederive_first_sessions(conn, out.loc[derived_mask.to_numpy(), ["student_id", "tutor_id"]])
     return result
@@ -358,7 +424,9 @@ def _write_sessions(conn: Connection, frame: pd.DataFrame, now: datetime, progre
 def _rederive_first_sessions(conn: Connection, pairs: pd.DataFrame) -> None:
     """Recompute derived first-session flags for pairs that already had sessions stored."""
     unique = pairs.drop_duplicates()
-    conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS _import_pairs (student_id INTEGER, tutor_id INTEGER)"))
+    conn.execute(
+        text("CREATE TEMP TABLE IF NOT EXISTS _import_pairs (student_id INTEGER, tutor_id INTEGER)")
+    )
     conn.execute(text("DELETE FROM _import_pairs"))
     conn.execute(
         text("INSERT INTO _import_pairs (student_id, tutor_id) VALUES (:s, :t)"),
@@ -382,11 +450,15 @@ def _rederive_first_sessions(conn: Connection, pairs: pd.DataFrame) -> None:
     )
 
 
-def _write_events(conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, _r: ImportReport) -> bulk.UpsertResult:
+def _write_events(
+    conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress, _r: ImportReport
+) -> bulk.UpsertResult:
     ids = _col(frame, "event_id")
     if ids.isna().any():
         # No client id: a content hash keeps re-imports of the same file idempotent.
-        basis = frame[["tutor_id", "event_type", "occurred_at"]].assign(data=_col(frame, "data").fillna("{}"))
+        basis = frame[["tutor_id", "event_type", "occurred_at"]].assign(
+            data=_col(frame, "data").fillna("{}")
+        )
         hashed = pd.util.hash_pandas_object(basis, index=False).to_numpy()
         fallback = pd.Series([f"h{h:016x}" for h in hashed.tolist()], index=frame.index)
         ids = ids.where(ids.notna(), fallback)
@@ -401,11 +473,20 @@ def _write_events(conn: Connection, frame: pd.DataFrame, now: datetime, progress
     )
     constants = _stamps(now, "received_at")
     columns = [
-        _T("external_id", "str", update=False), _T("tutor_id", "int", update=False),
-        _T("event_type", "str", update=False), _T("occurred_at", "timestamp", update=False),
+        _T("external_id", "str", update=False),
+        _T("tutor_id", "int", update=False),
+        _T("event_type", "str", update=False),
+        _T("occurred_at", "timestamp", update=False),
         _T("data", "json", update=False),
     ]
-    result = bulk.upsert_frame(conn, EngagementEvent.__table__, out, columns, constants=constants, on_progress=progress.advance)  # type: ignore[arg-type]
+    result = bulk.upsert_frame(
+        conn,
+        _table(EngagementEvent),
+        out,
+        columns,
+        constants=constants,
+        on_progress=progress.advance,
+    )
     _raise_last_logins(conn, out)
     return result
 

@@ -16,7 +16,8 @@ def test_timestamps_round_trip_as_utc(db: Session) -> None:
     db.expire_all()
     stored = db.scalar(select(AuditLog.at).where(AuditLog.id == row.id))
     assert stored == local
-    assert stored is not None and stored.tzinfo is not None
+    assert stored is not None
+    assert stored.tzinfo is not None
     assert stored.utcoffset() == timedelta(0)
     assert stored.astimezone(UTC).hour == 20
 

@@ -71,38 +71,70 @@ def counts(engine: Engine) -> dict[str, int]:
         }
 
 
-def test_valid_import_loads_everything_and_reimport_is_a_noop(empty_engine: Engine, tmp_path: Path) -> None:
-    folder = write(tmp_path / "ok", tutors=TUTORS, students=STUDENTS, sessions=SESSIONS, events=EVENTS)
+def test_valid_import_loads_everything_and_reimport_is_a_noop(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    folder = write(
+        tmp_path / "ok", tutors=TUTORS, students=STUDENTS, sessions=SESSIONS, events=EVENTS
+    )
     report = run_import(empty_engine, folder)
-    assert counts(empty_engine) == {"tutor": 2, "student": 2, "tutor_session": 5, "engagement_event": 3}
+    assert counts(empty_engine) == {
+        "tutor": 2,
+        "student": 2,
+        "tutor_session": 5,
+        "engagement_event": 3,
+    }
     assert report.files["sessions"].inserted == 5
     with Session(empty_engine) as s:
         ada = s.scalars(select(Tutor).where(Tutor.external_id == "T0001")).one()
-        assert ada.subjects == ["Math", "Science"] and ada.primary_subject == "Math"
+        assert ada.subjects == ["Math", "Science"]
+        assert ada.primary_subject == "Math"
         # 08:00+01:00 in the file, but the 09:00Z login event is later: it wins.
         assert ada.last_login_at == datetime(2026, 5, 31, 9, 0, tzinfo=UTC)
-        first = dict(s.execute(select(TutorSession.external_id, TutorSession.is_first_session)).all())
+        first = dict(
+            s.execute(select(TutorSession.external_id, TutorSession.is_first_session)).all()
+        )
         # S1 is the first pairing of ST1–T0001; S2 was rescheduled, S3 is a repeat.
         assert first == {"S1": True, "S2": False, "S3": False, "S4": True, "S5": True}
         s4 = s.scalars(select(TutorSession).where(TutorSession.external_id == "S4")).one()
         assert s4.scheduled_start == datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
         rated = s.scalars(select(TutorSession).where(TutorSession.external_id == "S1")).one()
-        assert (rated.student_rating, rated.engagement_score, rated.technical_issue) == (5, 8.5, False)
+        assert (rated.student_rating, rated.engagement_score, rated.technical_issue) == (
+            5,
+            8.5,
+            False,
+        )
     with Session(empty_engine) as s:
-        before = s.execute(text("SELECT external_id, updated_at FROM tutor_session ORDER BY 1")).all()
+        before = s.execute(
+            text("SELECT external_id, updated_at FROM tutor_session ORDER BY 1")
+        ).all()
     again = run_import(empty_engine, folder)
-    assert counts(empty_engine) == {"tutor": 2, "student": 2, "tutor_session": 5, "engagement_event": 3}
+    assert counts(empty_engine) == {
+        "tutor": 2,
+        "student": 2,
+        "tutor_session": 5,
+        "engagement_event": 3,
+    }
     for f in again.files.values():
         assert (f.inserted, f.updated) == (0, 0), f.name
         assert f.unchanged == f.rows
     with Session(empty_engine) as s:
-        after = s.execute(text("SELECT external_id, updated_at FROM tutor_session ORDER BY 1")).all()
+        after = s.execute(
+            text("SELECT external_id, updated_at FROM tutor_session ORDER BY 1")
+        ).all()
     assert before == after
 
 
-def test_changed_row_is_updated_and_last_login_never_moves_back(empty_engine: Engine, tmp_path: Path) -> None:
-    run_import(empty_engine, write(tmp_path / "a", tutors=TUTORS, students=STUDENTS, sessions=SESSIONS, events=EVENTS))
-    older_login = TUTORS.replace("2026-05-30T08:00:00+01:00", "2026-01-01T00:00:00Z").replace("Ada L", "Ada Lovelace")
+def test_changed_row_is_updated_and_last_login_never_moves_back(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    run_import(
+        empty_engine,
+        write(tmp_path / "a", tutors=TUTORS, students=STUDENTS, sessions=SESSIONS, events=EVENTS),
+    )
+    older_login = TUTORS.replace("2026-05-30T08:00:00+01:00", "2026-01-01T00:00:00Z").replace(
+        "Ada L", "Ada Lovelace"
+    )
     report = run_import(empty_engine, write(tmp_path / "b", tutors=older_login))
     assert report.files["tutors"].updated == 1
     with Session(empty_engine) as s:
@@ -121,7 +153,9 @@ BAD_SESSIONS = SESSIONS + textwrap.dedent("""\
 
 
 def test_bad_rows_load_nothing_and_are_each_named(empty_engine: Engine, tmp_path: Path) -> None:
-    folder = write(tmp_path / "bad", tutors=TUTORS, students=STUDENTS, sessions=BAD_SESSIONS, events=EVENTS)
+    folder = write(
+        tmp_path / "bad", tutors=TUTORS, students=STUDENTS, sessions=BAD_SESSIONS, events=EVENTS
+    )
     with pytest.raises(importer.ImportRejected) as caught:
         run_import(empty_engine, folder)
     errors = caught.value.report.errors
@@ -133,12 +167,20 @@ def test_bad_rows_load_nothing_and_are_each_named(empty_engine: Engine, tmp_path
     assert (10, "session_id") in found  # duplicate id
     assert (11, "student_id") in found  # missing required field
     reasons = " ".join(errors["reason"])
-    assert "expected 1–5" in reasons and "first seen at line 2" in reasons
-    assert counts(empty_engine) == {"tutor": 0, "student": 0, "tutor_session": 0, "engagement_event": 0}
+    assert "expected 1–5" in reasons
+    assert "first seen at line 2" in reasons
+    assert counts(empty_engine) == {
+        "tutor": 0,
+        "student": 0,
+        "tutor_session": 0,
+        "engagement_event": 0,
+    }
 
 
 def test_skip_invalid_loads_the_valid_rows(empty_engine: Engine, tmp_path: Path) -> None:
-    folder = write(tmp_path / "bad", tutors=TUTORS, students=STUDENTS, sessions=BAD_SESSIONS, events=EVENTS)
+    folder = write(
+        tmp_path / "bad", tutors=TUTORS, students=STUDENTS, sessions=BAD_SESSIONS, events=EVENTS
+    )
     report = run_import(empty_engine, folder, skip_invalid=True)
     assert report.files["sessions"].rejected == 5
     assert counts(empty_engine)["tutor_session"] == 5
@@ -160,7 +202,9 @@ def test_parquet_and_camel_case_headers(empty_engine: Engine, tmp_path: Path) ->
     pq_dir = tmp_path / "pq"
     pq_dir.mkdir()
     tutors = pd.read_csv(folder / "tutors.csv", dtype=str)
-    tutors.columns = [c.split("_")[0] + "".join(p.title() for p in c.split("_")[1:]) for c in tutors.columns]
+    tutors.columns = [
+        c.split("_")[0] + "".join(p.title() for p in c.split("_")[1:]) for c in tutors.columns
+    ]
     tutors["joinedOn"] = pd.to_datetime(tutors["joinedOn"]).dt.date
     tutors.to_parquet(pq_dir / "tutors.parquet")
     report = run_import(empty_engine, pq_dir)

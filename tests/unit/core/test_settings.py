@@ -16,7 +16,8 @@ def test_original_names_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRON_SECRET", "s3cret")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.database_url == "postgresql+psycopg://u@db/tp"
-    assert settings.cron_secret is not None and settings.cron_secret.get_secret_value() == "s3cret"
+    assert settings.cron_secret is not None
+    assert settings.cron_secret.get_secret_value() == "s3cret"
 
 
 def test_prefixed_name_wins_over_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,7 +25,9 @@ def test_prefixed_name_wins_over_nothing(monkeypatch: pytest.MonkeyPatch) -> Non
     assert Settings(_env_file=None).port == 8080  # type: ignore[call-arg]
 
 
-def test_default_database_is_sqlite_under_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_database_is_sqlite_under_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("TUTORPULSE_DATABASE_URL", raising=False)
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
