@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 Kind = Literal["str", "int", "float", "bool", "date", "timestamp", "json"]
 
@@ -143,6 +144,9 @@ SPECS: dict[str, TableSpec] = {s.name: s for s in (TUTORS, STUDENTS, SESSIONS, E
 
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
+_JSON_SYNTAX_ONLY = pajson.ParseOptions(
+    explicit_schema=pa.schema([]), unexpected_field_behavior="ignore"
+)
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -301,17 +305,19 @@ def _parse_column(column: Column, arr: pa.Array, errors: RowErrors) -> pd.Series
         flags[truthy] = True
         flags[falsy] = False
         return flags
+    # Text: checked with Arrow kernels, converted to Python strings once at the end.
     text = _as_string(arr)
-    values = pd.Series(text.to_pandas(), dtype=object)
-    present = values.notna().to_numpy()
-    lengths = pc.utf8_length(text).to_numpy(zero_copy_only=False)
-    too_long = present & (np.nan_to_num(lengths.astype("float64"), nan=0) > column.max_length)
-    errors.add(too_long, column.name, f"longer than {column.max_length} characters")
+    present = text.is_valid().to_numpy(zero_copy_only=False)
+    lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+    errors.add(
+        lengths > column.max_length, column.name, f"longer than {column.max_length} characters"
+    )
     if column.choices is not None:
-        lowered = values.str.lower()
-        bad = present & ~lowered.isin(column.choices).to_numpy()
+        text = pc.utf8_lower(text)
+        known = pc.is_in(text, value_set=pa.array(column.choices)).to_numpy(zero_copy_only=False)
+        bad = present & ~known
         errors.add(bad, column.name, f"expected one of {', '.join(column.choices)}")
-        values = lowered
+    values = pd.Series(text.to_pandas(), dtype=object)
     if column.kind == "json":
         values = _validate_json(values, present, column.name, errors)
     return values
@@ -322,6 +328,20 @@ def _validate_json(
 ) -> pd.Series:
     """Check that every present value is a JSON object; empty means ``{}``."""
     bad = np.zeros(len(values), dtype=bool)
+    texts = values[present]
+    if not texts.str.contains("\n", regex=False).any():
+        # Fast path: Arrow parses them all at once as JSON lines (syntax only, no
+        # schema); it fails on any value that is not an object, and only then do
+        # we look row by row.
+        try:
+            parsed = pajson.read_json(
+                pa.py_buffer("\n".join(texts.tolist()).encode()), parse_options=_JSON_SYNTAX_ONLY
+            )
+        except (pa.ArrowInvalid, ValueError):
+            pass
+        else:
+            if parsed.num_rows == len(texts):
+                return values.where(present, "{}")
     # Most rows are "{}" or short objects: only parse what is not trivially an object.
     candidates = np.flatnonzero(present & (values.to_numpy() != "{}"))
     raw = values.to_numpy()
@@ -357,11 +377,20 @@ def parse_table(
         series = _parse_column(column, arr, errors)
         columns[column.name] = series.reset_index(drop=True)
         if column.required:
-            errors.add(series.isna().to_numpy(), column.name, "required value is missing")
+            if column.kind in ("str", "json"):  # blank text counts as missing
+                missing = ~_as_string(arr).is_valid().to_numpy(zero_copy_only=False)
+            else:
+                missing = series.isna().to_numpy()
+            errors.add(missing, column.name, "required value is missing")
     frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
     if spec.key and spec.key in frame and not errors.has_file_error():
         keys = frame[spec.key]
-        dup = keys.duplicated(keep="first").to_numpy() & keys.notna().to_numpy()
+        key_arr = pa.array(keys.to_numpy(), type=pa.string(), from_pandas=True)
+        distinct = pc.count_distinct(key_arr, mode="only_valid").as_py()
+        if distinct < len(keys) - key_arr.null_count:
+            dup = keys.duplicated(keep="first").to_numpy() & keys.notna().to_numpy()
+        else:
+            dup = np.zeros(len(keys), dtype=bool)
         if dup.any():
             first_row = keys.drop_duplicates(keep="first")
             first_line = pd.Series(first_row.index + line_offset, index=first_row.to_numpy())
