@@ -24,14 +24,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
-from tutorpulse.world.generator import generate_world
-from tutorpulse.world.writer import write_world
 
 from tutorpulse.core import migrate
 from tutorpulse.core.db import create_db_engine
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors import bulk, importer
 from tutorpulse.world.config import WorldConfig
+from tutorpulse.world.generator import generate_world
+from tutorpulse.world.writer import write_world
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -69,10 +69,7 @@ def fresh_engine(kind: str, workdir: Path) -> Engine:
 def run_import(engine: Engine, folder: Path) -> importer.ImportReport:
     migrate.upgrade(engine)
     t0 = time.perf_counter()
-    with engine.begin() as conn:
-        report = importer.import_files(
-            conn, files=importer.find_files(folder), now=datetime.now(UTC)
-        )
+    report = importer.import_directory(engine, directory=folder, now=datetime.now(UTC))
     total = time.perf_counter() - t0
     print(
         f"  import total {total:.1f}s (validation {report.validate_seconds:.1f}s, writes {report.write_seconds:.1f}s)"

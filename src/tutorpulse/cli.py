@@ -8,6 +8,8 @@ from rich.console import Console
 from tutorpulse.core import migrate
 from tutorpulse.core.db import create_db_engine
 from tutorpulse.core.settings import get_settings
+from tutorpulse.core.jobs_cli import jobs_app
+from tutorpulse.demo import demo
 from tutorpulse.tutors.cli import import_command
 from tutorpulse.world import cli as world_cli
 
@@ -53,6 +55,8 @@ app.command("generate", help="Generate a synthetic marketplace (data contract + 
     world_cli.generate
 )
 app.command("import")(import_command)
+app.command("demo")(demo)
+app.add_typer(jobs_app, name="jobs")
 
 
 def main() -> None:

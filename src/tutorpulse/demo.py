@@ -26,8 +26,7 @@ from tutorpulse.core.jobs import JobLocked, load_job_modules, registered_jobs, r
 from tutorpulse.core.settings import get_settings
 from tutorpulse.tutors import importer
 from tutorpulse.tutors.cli import RichProgress, print_report
-from tutorpulse.world.cli import DEFAULT_DAYS, DEFAULT_TUTORS
-from tutorpulse.world.config import WorldConfig
+from tutorpulse.world.config import DEFAULT_DAYS, DEFAULT_TUTORS, WorldConfig
 from tutorpulse.world.generator import generate_world
 from tutorpulse.world.writer import write_world
 
@@ -76,9 +75,9 @@ def demo(
 
     clock = SystemClock()
     try:
-        with RichProgress() as progress, engine.begin() as conn:
-            report = importer.import_files(
-                conn, files=importer.find_files(world_dir), now=clock.now(), progress=progress
+        with RichProgress() as progress:
+            report = importer.import_directory(
+                engine, directory=world_dir, now=clock.now(), progress=progress
             )
     except importer.ImportRejected as rejected:
         console.print(f"[red]the generated world did not import:[/red] {rejected.message}")

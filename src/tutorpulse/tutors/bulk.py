@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,8 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Index, Table, text
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 CHUNK_ROWS = 50_000
 
@@ -198,7 +199,15 @@ def upsert_frame(
         )
     else:
         changed = _postgres_upsert(
-            conn, table, frame, columns, conflict, overrides, constants or {}, on_progress
+            conn,
+            table,
+            frame,
+            columns,
+            conflict,
+            overrides,
+            constants or {},
+            before == 0,
+            on_progress,
         )
     inserted = _count(conn, name) - before
     return UpsertResult(inserted=inserted, updated=max(changed - inserted, 0))
@@ -229,20 +238,16 @@ def _sqlite_upsert(
         sql = sql.split(" ON CONFLICT ")[0]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     changed = 0
-    # Convert the next chunk in a worker thread while SQLite writes this one
-    # (sqlite3 releases the GIL while it steps through the insert).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        chunks = sqlite_rows(frame, columns)
-        pending = pool.submit(next, chunks, None)
-        try:
-            while (rows := pending.result()) is not None:
-                pending = pool.submit(next, chunks, None)
-                cursor.executemany(sql, rows)
-                changed += max(cursor.rowcount, 0)
-                if on_progress:
-                    on_progress(len(rows))
-        finally:
-            cursor.close()
+    # Sequential on purpose: converting in a second thread made executemany
+    # slower overall (both need the GIL to build and bind Python values).
+    try:
+        for rows in sqlite_rows(frame, columns):
+            cursor.executemany(sql, rows)
+            changed += max(cursor.rowcount, 0)
+            if on_progress:
+                on_progress(len(rows))
+    finally:
+        cursor.close()
     for ix in dropped:
         ix.create(conn)
     return changed
@@ -267,8 +272,25 @@ def _postgres_upsert(
     conflict: str,
     overrides: dict[str, str],
     constants: dict[str, Any],
+    empty: bool,
     on_progress: Callable[[int], None] | None,
 ) -> int:
+    if empty and len(frame) > 200_000:
+        # Into an empty table: COPY straight in, then build the secondary indexes
+        # and check the foreign keys once each, as PostgreSQL's bulk-loading
+        # advice recommends (per-row FK triggers cost more than the COPY itself).
+        dropped = _secondary_indexes(table)
+        foreign_keys = list(table.foreign_key_constraints)
+        for fk in foreign_keys:
+            conn.execute(DropConstraint(fk))
+        for ix in dropped:
+            ix.drop(conn)
+        _copy_frame(conn, table.name, frame, columns, constants, on_progress)
+        for ix in dropped:
+            ix.create(conn)
+        for fk in foreign_keys:
+            conn.execute(AddConstraint(fk))
+        return len(frame)
     names = [c.name for c in columns]
     staging = f"_stage_{table.name}"
     conn.execute(text(f"DROP TABLE IF EXISTS {staging}"))
@@ -278,37 +300,54 @@ def _postgres_upsert(
             f"SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
         )
     )
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    with raw.cursor() as cursor:  # type: ignore[attr-defined]
-        for start in range(0, len(frame), CHUNK_ROWS * 4):
-            chunk = frame.iloc[start : start + CHUNK_ROWS * 4]
-            arrow = pa.table(
-                {
-                    c.name: pa.array(
-                        _arrow_ready(chunk[c.name], c.kind),
-                        type=_ARROW_TYPES[c.kind],
-                        from_pandas=True,
-                    )
-                    for c in columns
-                }
-            )
-            buffer = io.BytesIO()
-            pacsv.write_csv(
-                arrow, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed")
-            )
-            with cursor.copy(
-                f"COPY {staging} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
-            ) as copy:
-                copy.write(buffer.getvalue())
-            if on_progress:
-                on_progress(len(chunk))
+    _copy_frame(conn, staging, frame, columns, {}, on_progress)
     sql = _upsert_sql(
         table.name, columns, conflict, "postgresql", overrides, source=staging, constants=constants
     )
     result = conn.execute(text(sql))
     conn.execute(text(f"DROP TABLE IF EXISTS {staging}"))
     return int(result.rowcount or 0)
+
+
+def _copy_frame(
+    conn: Connection,
+    target: str,
+    frame: pd.DataFrame,
+    columns: Sequence[TargetColumn],
+    constants: dict[str, Any],
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Stream ``frame`` (plus constant columns) into ``target`` with COPY … FORMAT csv."""
+    names = [c.name for c in columns] + list(constants)
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    step = CHUNK_ROWS * 4
+    with raw.cursor() as cursor:  # type: ignore[attr-defined]
+        for start in range(0, len(frame), step):
+            chunk = frame.iloc[start : start + step]
+            arrays = {
+                c.name: pa.array(
+                    _arrow_ready(chunk[c.name], c.kind), type=_ARROW_TYPES[c.kind], from_pandas=True
+                )
+                for c in columns
+            }
+            for name, value in constants.items():
+                stamp = np.datetime64(value.astimezone(UTC).replace(tzinfo=None), "us")
+                arrays[name] = pc.cast(
+                    pa.array(np.full(len(chunk), stamp)), _ARROW_TYPES["timestamp"]
+                )
+            buffer = io.BytesIO()
+            pacsv.write_csv(
+                pa.table(arrays),
+                buffer,
+                pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+            )
+            with cursor.copy(
+                f"COPY {target} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
+                copy.write(buffer.getvalue())
+            if on_progress:
+                on_progress(len(chunk))
 
 
 def _arrow_ready(series: pd.Series, kind: str) -> Any:

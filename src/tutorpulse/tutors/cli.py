@@ -142,11 +142,10 @@ def import_command(
     settings = get_settings()
     engine = create_db_engine(settings.resolved_database_url())
     try:
-        files = importer.find_files(directory)
-        with RichProgress() as progress, engine.begin() as conn:
-            report = importer.import_files(
-                conn,
-                files=files,
+        with RichProgress() as progress:
+            report = importer.import_directory(
+                engine,
+                directory=directory,
                 now=SystemClock().now(),
                 skip_invalid=skip_invalid,
                 progress=progress,

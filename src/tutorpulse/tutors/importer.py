@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Table, select, text
+from sqlalchemy import Connection, Engine, Table, select, text
 
 from tutorpulse.core.db import Base
 from tutorpulse.core.errors import AppError, ErrorDetail, Invalid
@@ -255,6 +255,37 @@ def import_files(
         reports[name].seconds = time.perf_counter() - t0
     report.write_seconds = time.perf_counter() - write_started
     return report
+
+
+def import_directory(
+    engine: Engine,
+    *,
+    directory: Path,
+    now: datetime,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the contract files in ``directory`` in one transaction of its own.
+
+    On SQLite the per-row foreign-key checks are switched off for this one
+    connection while it writes: every reference was already checked against the
+    files and the database during validation, and the checks would double the
+    write time. They are switched back on before the connection is returned.
+    """
+    files = find_files(directory)
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        sqlite = engine.dialect.name == "sqlite" and raw is not None
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                return import_files(
+                    conn, files=files, now=now, skip_invalid=skip_invalid, progress=progress
+                )
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def _stamps(now: datetime, *names: str) -> dict[str, object]:
