@@ -2,14 +2,66 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from tutorpulse.core.clock import Clock, SystemClock
 from tutorpulse.core.db import create_db_engine, make_session_factory
+from tutorpulse.core.logging import configure_logging
 from tutorpulse.core.settings import Settings, get_settings
-from tutorpulse.web import cron_api, jobs_pages
+from tutorpulse.tutors import api as tutors_api
+from tutorpulse.tutors import pages as tutors_pages
+from tutorpulse.web import audit_api, auth_pages, cron_api, jobs_pages, ops, pages
 from tutorpulse.web.errors import install_error_handlers
+from tutorpulse.web.middleware import RequestContextMiddleware
+from tutorpulse.web.templating import STATIC_DIR
+
+log = logging.getLogger("tutorpulse.app")
+
+SCHEDULER_MODULE = "tutorpulse.core.scheduler"
+
+
+def _start_scheduler(app: FastAPI) -> Any:
+    """Start the embedded scheduler when enabled and available; None otherwise."""
+    settings: Settings = app.state.settings
+    if not settings.scheduler_enabled:
+        return None
+    try:
+        module = importlib.import_module(SCHEDULER_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != SCHEDULER_MODULE:
+            raise
+        log.info("embedded scheduler not available in this build; not started")
+        return None
+    start = getattr(module, "start_scheduler", None)
+    if start is None:
+        log.warning("%s has no start_scheduler(); not started", SCHEDULER_MODULE)
+        return None
+    return start(app.state.session_factory, settings, app.state.clock)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if not logging.getLogger().handlers:
+        # A worker process started from the factory string: nobody set up logging yet.
+        # (``tutorpulse serve`` and test runners configure it themselves.)
+        configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    app.state.scheduler = _start_scheduler(app)
+    try:
+        yield
+    finally:
+        scheduler = app.state.scheduler
+        if scheduler is not None:
+            scheduler.shutdown()
+            app.state.scheduler = None
 
 
 def create_app(
@@ -23,15 +75,29 @@ def create_app(
     app = FastAPI(
         title="TutorPulse",
         version="0.1.0",
+        summary="Tutor engagement, risk and interventions. See docs/api.md.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
+    app.state.scheduler = None
     install_error_handlers(app)
-    app.include_router(cron_api.router)
-    app.include_router(jobs_pages.router)
+    app.add_middleware(RequestContextMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (
+        ops.router,
+        auth_pages.router,
+        pages.router,
+        tutors_api.router,
+        tutors_pages.router,
+        audit_api.router,
+        cron_api.router,
+        jobs_pages.router,
+    ):
+        app.include_router(router)
     return app

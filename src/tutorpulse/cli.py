@@ -11,6 +11,7 @@ from tutorpulse.core.settings import get_settings
 from tutorpulse.core.jobs_cli import jobs_app
 from tutorpulse.demo import demo
 from tutorpulse.tutors.cli import import_command
+from tutorpulse.web import cli as web_cli
 from tutorpulse.world import cli as world_cli
 
 console = Console()
@@ -57,6 +58,9 @@ app.command("generate", help="Generate a synthetic marketplace (data contract + 
 app.command("import")(import_command)
 app.command("demo")(demo)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(web_cli.users_app, name="users")
+app.add_typer(web_cli.keys_app, name="keys")
+app.command("serve")(web_cli.serve)
 
 
 def main() -> None:

@@ -49,7 +49,9 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule_key: Mapped[str] = mapped_column(String(64), nullable=False)
-    tutor_id: Mapped[int] = mapped_column(ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False)
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False
+    )
     fingerprint: Mapped[str] = mapped_column(String(128), nullable=False)
     severity: Mapped[str] = mapped_column(String(10), nullable=False)
     severity_rank: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -37,7 +37,9 @@ class Suppression(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
-    reason: Mapped[str] = mapped_column(String(30), nullable=False)  # unsubscribe/bounce/complaint/manual
+    reason: Mapped[str] = mapped_column(
+        String(30), nullable=False
+    )  # unsubscribe/bounce/complaint/manual
     source: Mapped[str | None] = mapped_column(String(50))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

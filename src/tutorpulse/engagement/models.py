@@ -15,7 +15,6 @@ from tutorpulse.tutors.contract import EVENT_TYPES
 __all__ = ["EVENT_TYPES", "EngagementEvent", "TutorDaily", "TutorHealth"]
 
 
-
 class EngagementEvent(Base):
     __tablename__ = "engagement_event"
     __table_args__ = (
@@ -26,7 +25,9 @@ class EngagementEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Client-supplied event id or Idempotency-Key; a replay with the same key stores nothing.
     external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
-    tutor_id: Mapped[int] = mapped_column(ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False)
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False
+    )
     event_type: Mapped[str] = mapped_column(String(50), nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
@@ -115,6 +116,8 @@ class TutorHealth(Base):
     avg_late_minutes_30d: Mapped[float | None] = mapped_column(Float)
     churn_probability: Mapped[float | None] = mapped_column(Float)
     churn_risk_level: Mapped[str | None] = mapped_column(String(10))
-    risk_drivers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False, default=list)
+    risk_drivers: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONType, nullable=False, default=list
+    )
     risk_model_version_id: Mapped[int | None] = mapped_column(Integer)
     priority_score: Mapped[float | None] = mapped_column(Float)

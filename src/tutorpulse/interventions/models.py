@@ -59,7 +59,9 @@ class Intervention(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Unique per message: the guarantee that nothing is sent twice.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
-    tutor_id: Mapped[int] = mapped_column(ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False)
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False
+    )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
     experiment_id: Mapped[int | None] = mapped_column(
         ForeignKey("experiment.id", ondelete="SET NULL")

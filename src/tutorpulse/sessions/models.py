@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.db import Base, UTCDateTime
@@ -27,11 +27,20 @@ class TutorSession(TimestampMixin, Base):
         Index("ix_tutor_session_tutor_start", "tutor_id", "scheduled_start"),
         Index("ix_tutor_session_start", "scheduled_start"),
         Index("ix_tutor_session_student", "student_id"),
+        # First sessions are few and queried often (poor-first-session counts).
+        Index(
+            "ix_tutor_session_first",
+            "tutor_id",
+            sqlite_where=text("is_first_session"),
+            postgresql_where=text("is_first_session"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    tutor_id: Mapped[int] = mapped_column(ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False)
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor.id", ondelete="CASCADE"), nullable=False
+    )
     student_id: Mapped[int] = mapped_column(
         ForeignKey("student.id", ondelete="CASCADE"), nullable=False
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.clock import Clock
@@ -25,8 +26,22 @@ def get_clock(request: Request) -> Clock:
 def get_db(request: Request) -> Iterator[Session]:
     """One unit of work per request: committed when the endpoint returns, else rolled back.
 
-    Use as ``Depends(get_db, scope="function")`` so the commit happens before the
-    response is sent (a failed commit is then a 5xx, not a silent loss).
+    Use it through ``DbSession`` (``Depends(get_db, scope="function")``) so the
+    commit happens before the response is sent (a failed commit is then a 5xx,
+    not a silent loss). FastAPI caches dependencies per (function, scope), so
+    every dependency of a request that uses ``DbSession`` shares one session.
     """
     with unit_of_work(request.app.state.session_factory) as session:
         yield session
+
+
+def get_request_id(request: Request) -> str | None:
+    """The id the request-context middleware gave this request (echoed as X-Request-ID)."""
+    value = getattr(request.state, "request_id", None)
+    return str(value) if value else None
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RequestId = Annotated[str | None, Depends(get_request_id)]

@@ -573,6 +573,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_tutor_session_external_id")),
     )
     with op.batch_alter_table("tutor_session", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_tutor_session_first",
+            ["tutor_id"],
+            unique=False,
+            sqlite_where=sa.text("is_first_session"),
+            postgresql_where=sa.text("is_first_session"),
+        )
         batch_op.create_index("ix_tutor_session_start", ["scheduled_start"], unique=False)
         batch_op.create_index("ix_tutor_session_student", ["student_id"], unique=False)
         batch_op.create_index(
@@ -776,6 +783,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tutor_session_tutor_start")
         batch_op.drop_index("ix_tutor_session_student")
         batch_op.drop_index("ix_tutor_session_start")
+        batch_op.drop_index(
+            "ix_tutor_session_first",
+            sqlite_where=sa.text("is_first_session"),
+            postgresql_where=sa.text("is_first_session"),
+        )
 
     op.drop_table("tutor_session")
     with op.batch_alter_table("tutor_health", schema=None) as batch_op:

@@ -1,0 +1,173 @@
+"""FastAPI dependencies that authenticate and authorise every request.
+
+- ``require_api(scope)`` guards ``/api`` routes: a bearer API key holding the
+  scope, or a dashboard session whose role grants it (``ROLE_SCOPES``). A
+  session-authenticated state-changing API call must also send the CSRF token
+  in ``X-CSRF-Token``. 401 without (valid) credentials, 403 when insufficient.
+- ``require_user(*roles)`` guards HTML pages: without a session the browser is
+  redirected to ``/login?next=…``; a user of another role gets a 403 page.
+- ``require_csrf`` guards state-changing page and HTMX routes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+
+from tutorpulse.core import auth
+from tutorpulse.core.audit import Actor
+from tutorpulse.core.errors import Forbidden, Unauthorized
+from tutorpulse.core.models import User, WebSession
+from tutorpulse.web.deps import ClockDep, DbSession
+
+SESSION_COOKIE = "tp_session"
+LOGIN_CSRF_COOKIE = "tp_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+# Declares the bearer scheme in the OpenAPI document (the "Authorize" button);
+# the header itself is checked below so a malformed one is a 401, not ignored.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer tp_…` (see docs/security.md).",
+)
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies when there is no live session; answered with a redirect."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("login required")
+        self.next_path = next_path
+
+
+@dataclass(frozen=True)
+class WebLogin:
+    session: WebSession
+    user: User
+    actor: Actor
+
+
+def current_login(request: Request, db: DbSession, clock: ClockDep) -> WebLogin | None:
+    """The dashboard login of this request's session cookie, or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    found = auth.resolve_web_session(db, token=token, now=clock.now())
+    if found is None:
+        return None
+    session, user = found
+    login = WebLogin(session=session, user=user, actor=auth.actor_for_user(user))
+    request.state.actor = login.actor
+    request.state.csrf_token = session.csrf_token
+    return login
+
+
+CurrentLogin = Depends(current_login)
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <API key>'")
+    return value.strip()
+
+
+def csrf_matches(sent: str | None, expected: str) -> bool:
+    return bool(sent) and hmac.compare_digest(str(sent).encode(), expected.encode())
+
+
+def require_api(scope: str) -> Callable[..., Actor]:
+    """Dependency for ``/api`` routes needing ``scope`` (admin implies every scope)."""
+    if scope not in auth.SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def dependency(
+        request: Request,
+        db: DbSession,
+        clock: ClockDep,
+        _scheme: object = Depends(bearer_scheme),
+    ) -> Actor:
+        token = _bearer_token(request)
+        if token is not None:
+            key = auth.authenticate_api_key(db, token=token, now=clock.now())
+            if key is None:
+                raise Unauthorized("Invalid or revoked API key")
+            actor = auth.actor_for_api_key(key)
+        else:
+            login = current_login(request, db, clock)
+            if login is None:
+                raise Unauthorized("Authentication required: send 'Authorization: Bearer <key>'")
+            if request.method not in SAFE_METHODS and not csrf_matches(
+                request.headers.get(CSRF_HEADER), login.session.csrf_token
+            ):
+                raise Forbidden(f"Missing or invalid {CSRF_HEADER} header")
+            actor = login.actor
+        request.state.actor = actor
+        if not actor.has_scope(scope):
+            raise Forbidden(f"This endpoint needs the '{scope}' scope")
+        return actor
+
+    dependency.__name__ = f"require_api_{scope}"
+    return dependency
+
+
+def login_redirect_target(request: Request) -> str:
+    path = request.url.path
+    if request.url.query:
+        path += "?" + request.url.query
+    return path
+
+
+def login_url(next_path: str) -> str:
+    return "/login?next=" + quote(next_path, safe="/")
+
+
+def require_user(*roles: str) -> Callable[..., Actor]:
+    """Dependency for HTML pages; no roles given means any logged-in user."""
+    unknown = [r for r in roles if r not in auth.ROLES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}")
+
+    def dependency(request: Request, login: WebLogin | None = CurrentLogin) -> Actor:
+        if login is None:
+            raise LoginRequired(login_redirect_target(request))
+        if roles and login.user.role not in roles:
+            raise Forbidden(f"This page is for {', '.join(roles)} users only")
+        return login.actor
+
+    dependency.__name__ = "require_user_" + ("_".join(roles) or "any")
+    return dependency
+
+
+async def require_csrf(request: Request, login: WebLogin | None = CurrentLogin) -> None:
+    """Reject a state-changing request whose CSRF token (header or form field) is wrong."""
+    if request.method in SAFE_METHODS:
+        return
+    if login is None:
+        raise LoginRequired("/")
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent and request.headers.get("content-type", "").startswith(FORM_TYPES):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not csrf_matches(sent, login.session.csrf_token):
+        raise Forbidden("The form's security token is missing or out of date; reload and retry")
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go to after login; anything else (other hosts, schemes) becomes '/'."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    return value
