@@ -7,8 +7,8 @@ from rich.console import Console
 
 from tutorpulse.core import migrate
 from tutorpulse.core.db import create_db_engine
-from tutorpulse.core.settings import get_settings
 from tutorpulse.core.jobs_cli import jobs_app
+from tutorpulse.core.settings import get_settings
 from tutorpulse.demo import demo
 from tutorpulse.tutors.cli import import_command
 from tutorpulse.web import cli as web_cli

@@ -48,9 +48,7 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(True, validation_alias=_env("SCHEDULER_ENABLED"))
     timezone_display: str = Field("UTC", validation_alias=_env("DISPLAY_TIMEZONE"))
 
-    job_run_retention_days: int = Field(
-        90, ge=1, validation_alias=_env("JOB_RUN_RETENTION_DAYS")
-    )
+    job_run_retention_days: int = Field(90, ge=1, validation_alias=_env("JOB_RUN_RETENTION_DAYS"))
 
     # Domain defaults
     churn_inactivity_days: int = Field(30, ge=1, validation_alias=_env("CHURN_INACTIVITY_DAYS"))
