@@ -49,7 +49,9 @@ def engine(database_url: str, database_backend: str) -> Iterator[Engine]:
     eng = create_db_engine(database_url)
     if database_backend == "postgresql":
         # A clean schema per test session, whatever an earlier run left behind.
-        migrate.downgrade(eng, "base")
+        with eng.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
     migrate.upgrade(eng)
     yield eng
     eng.dispose()
