@@ -79,17 +79,26 @@ def _body(run: JobRun, *, success: bool) -> dict[str, Any]:
     return body
 
 
-@router.api_route(
+_CRON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong bearer secret"},
+    404: {"description": "No such job"},
+    409: {"description": "The job is already running"},
+    500: {"description": "The job ran and failed"},
+    503: {"description": "CRON_SECRET is not configured"},
+}
+
+
+@router.get(
     "/{job}",
-    methods=["GET", "POST"],
+    summary="Run a job now (cron trigger, GET as the original's Vercel cron used)",
+    operation_id="run_cron_job_get",
+    responses=_CRON_RESPONSES,
+)
+@router.post(
+    "/{job}",
     summary="Run a job now (cron trigger)",
-    responses={
-        401: {"description": "Missing or wrong bearer secret"},
-        404: {"description": "No such job"},
-        409: {"description": "The job is already running"},
-        500: {"description": "The job ran and failed"},
-        503: {"description": "CRON_SECRET is not configured"},
-    },
+    operation_id="run_cron_job",
+    responses=_CRON_RESPONSES,
 )
 def trigger_job(
     job: str,
