@@ -17,7 +17,11 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Render project types as plain SQLAlchemy types so migrations don't import app code."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
-    if type_ == "type" and obj.__class__.__name__ == "JSON" and getattr(obj, "_variant_mapping", None):
+    if (
+        type_ == "type"
+        and obj.__class__.__name__ == "JSON"
+        and getattr(obj, "_variant_mapping", None)
+    ):
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
         return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
     return False

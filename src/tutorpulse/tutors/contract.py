@@ -374,6 +374,7 @@ def parse_table(
                 errors.add_file_error(column.name, "required column is missing")
             continue
         arr = table.column(renamed[column.name]).combine_chunks()
+        already = len(errors.rows)
         series = _parse_column(column, arr, errors)
         columns[column.name] = series.reset_index(drop=True)
         if column.required:
@@ -381,6 +382,8 @@ def parse_table(
                 missing = ~_as_string(arr).is_valid().to_numpy(zero_copy_only=False)
             else:
                 missing = series.isna().to_numpy()
+                # A value that failed to parse is reported as such, not also as missing.
+                missing[np.asarray(errors.rows[already:], dtype=np.int64)] = False
             errors.add(missing, column.name, "required value is missing")
     frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
     if spec.key and spec.key in frame and not errors.has_file_error():

@@ -95,7 +95,9 @@ def test_first_sessions_derived_when_absent_match_the_generator(
         report = importer.import_files(conn, files=importer.find_files(stripped), now=NOW)
     assert report.derived_first_sessions == len(truth)
     with Session(fresh_engine) as s:
-        derived = dict(s.execute(select(TutorSession.external_id, TutorSession.is_first_session)).all())
+        derived = dict(
+            s.execute(select(TutorSession.external_id, TutorSession.is_first_session)).all()
+        )
     pair = frame["student_id"].astype(str) + "|" + frame["tutor_id"].astype(str)
     began_in_window = pair.isin(set(pair[truth.to_numpy()]))
     assert began_in_window.sum() > 100
