@@ -27,12 +27,17 @@ class TutorSession(TimestampMixin, Base):
         Index("ix_tutor_session_tutor_start", "tutor_id", "scheduled_start"),
         Index("ix_tutor_session_start", "scheduled_start"),
         Index("ix_tutor_session_student", "student_id"),
-        # First sessions are few and queried often (poor-first-session counts).
+        # First sessions are few and queried often (poor-first-session counts):
+        # a covering partial index answers those queries without touching rows.
+        # The predicate is spelled as SQLAlchemy renders ``is_first_session == true()``
+        # so the planners can match it.
         Index(
             "ix_tutor_session_first",
             "tutor_id",
-            sqlite_where=text("is_first_session"),
-            postgresql_where=text("is_first_session"),
+            "status",
+            "student_rating",
+            sqlite_where=text("is_first_session = 1"),
+            postgresql_where=text("is_first_session = true"),
         ),
     )
 

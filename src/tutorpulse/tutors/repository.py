@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -96,7 +97,7 @@ def dashboard_figures(db: Session, *, since: datetime, until: datetime) -> Dashb
     poor_per_tutor = (
         select(TutorSession.tutor_id)
         .where(
-            TutorSession.is_first_session.is_(True),
+            TutorSession.is_first_session == true(),
             TutorSession.status == "completed",
             TutorSession.student_rating.is_not(None),
         )
@@ -289,7 +290,7 @@ def first_session_stats(db: Session, *, tutor_id: int) -> tuple[int, float | Non
     row = db.execute(
         select(func.count(TutorSession.student_rating), _favg(TutorSession.student_rating)).where(
             TutorSession.tutor_id == tutor_id,
-            TutorSession.is_first_session.is_(True),
+            TutorSession.is_first_session == true(),
             TutorSession.status == "completed",
         )
     ).one()

@@ -575,10 +575,10 @@ def upgrade() -> None:
     with op.batch_alter_table("tutor_session", schema=None) as batch_op:
         batch_op.create_index(
             "ix_tutor_session_first",
-            ["tutor_id"],
+            ["tutor_id", "status", "student_rating"],
             unique=False,
-            sqlite_where=sa.text("is_first_session"),
-            postgresql_where=sa.text("is_first_session"),
+            sqlite_where=sa.text("is_first_session = 1"),
+            postgresql_where=sa.text("is_first_session = true"),
         )
         batch_op.create_index("ix_tutor_session_start", ["scheduled_start"], unique=False)
         batch_op.create_index("ix_tutor_session_student", ["student_id"], unique=False)
@@ -785,8 +785,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tutor_session_start")
         batch_op.drop_index(
             "ix_tutor_session_first",
-            sqlite_where=sa.text("is_first_session"),
-            postgresql_where=sa.text("is_first_session"),
+            sqlite_where=sa.text("is_first_session = 1"),
+            postgresql_where=sa.text("is_first_session = true"),
         )
 
     op.drop_table("tutor_session")
