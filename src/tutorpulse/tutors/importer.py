@@ -280,12 +280,40 @@ def import_directory(
             raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         try:
             with conn.begin():
-                return import_files(
+                report = import_files(
                     conn, files=files, now=now, skip_invalid=skip_invalid, progress=progress
                 )
         finally:
             if sqlite:
                 raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+    refresh_statistics(engine, [TABLES[name] for name in report.files])
+    return report
+
+
+TABLES = {
+    "tutors": "tutor",
+    "students": "student",
+    "sessions": "tutor_session",
+    "events": "engagement_event",
+}
+
+
+def refresh_statistics(engine: Engine, tables: list[str]) -> None:
+    """Refresh planner statistics after a bulk load (and, on PostgreSQL, the visibility map).
+
+    Without it PostgreSQL's planner ignores the partial and covering indexes on
+    freshly loaded tables (index-only scans need the visibility map), and
+    SQLite's has no statistics at all.
+    """
+    if not tables:
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
+    else:
+        with engine.begin() as conn:
+            for table in tables:
+                conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 def _stamps(now: datetime, *names: str) -> dict[str, object]:
