@@ -9,16 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.db import Base, UTCDateTime
 from tutorpulse.core.models import TimestampMixin
+from tutorpulse.tutors.contract import INITIATOR as INITIATORS
+from tutorpulse.tutors.contract import SESSION_STATUSES
 
-SESSION_STATUSES = (
-    "scheduled",
-    "completed",
-    "tutor_no_show",
-    "student_no_show",
-    "cancelled",
-    "rescheduled",
-)
-INITIATORS = ("tutor", "student")
+__all__ = ["INITIATORS", "SESSION_STATUSES", "TutorSession"]
 
 
 class TutorSession(TimestampMixin, Base):

@@ -16,6 +16,7 @@ from tutorpulse.tutors.schemas import (
     TutorDetail,
     TutorEventPage,
     TutorListPage,
+    TutorSort,
 )
 from tutorpulse.web.auth import require_api
 from tutorpulse.web.deps import ClockDep, DbSession
@@ -31,21 +32,7 @@ RiskLevel = Annotated[
     str | None,
     Query(max_length=20, description="low, medium, high or critical (any case)."),
 ]
-SortKey = Literal[
-    "tutorId",
-    "name",
-    "email",
-    "primarySubject",
-    "certificationLevel",
-    "status",
-    "joinedOn",
-    "lastLoginAt",
-    "sessions7d",
-    "sessions30d",
-    "avgRating30d",
-    "tutorNoShowRate30d",
-    "churnProbability",
-]
+SortKey = TutorSort
 Status = Literal["active", "paused", "churned"]
 
 

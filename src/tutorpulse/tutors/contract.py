@@ -64,6 +64,17 @@ class TableSpec:
 
 
 INITIATOR = ("tutor", "student")
+TUTOR_STATUSES = ("active", "paused", "churned")
+CERTIFICATION_LEVELS = ("basic", "advanced", "expert")
+GRADE_LEVELS = ("elementary", "middle_school", "high_school", "college", "adult")
+SESSION_STATUSES = (
+    "scheduled",
+    "completed",
+    "tutor_no_show",
+    "student_no_show",
+    "cancelled",
+    "rescheduled",
+)
 TUTORS = TableSpec(
     "tutors",
     "tutor_id",
@@ -73,9 +84,9 @@ TUTORS = TableSpec(
         Column("name", max_length=200),
         Column("timezone", max_length=64),
         Column("subjects", max_length=1000),
-        Column("certification_level", choices=("basic", "advanced", "expert")),
+        Column("certification_level", choices=CERTIFICATION_LEVELS),
         Column("joined_on", "date", required=True),
-        Column("status", choices=("active", "paused", "churned")),
+        Column("status", choices=TUTOR_STATUSES),
         Column("churned_at", "timestamp"),
         Column("last_login_at", "timestamp"),
     ),
@@ -85,10 +96,7 @@ STUDENTS = TableSpec(
     "student_id",
     (
         Column("student_id", required=True, max_length=64),
-        Column(
-            "grade_level",
-            choices=("elementary", "middle_school", "high_school", "college", "adult"),
-        ),
+        Column("grade_level", choices=GRADE_LEVELS),
         Column("timezone", max_length=64),
     ),
 )
@@ -104,18 +112,7 @@ SESSIONS = TableSpec(
         Column("scheduled_minutes", "int", required=True, min=1, max=600),
         Column("actual_start", "timestamp"),
         Column("actual_end", "timestamp"),
-        Column(
-            "status",
-            required=True,
-            choices=(
-                "scheduled",
-                "completed",
-                "tutor_no_show",
-                "student_no_show",
-                "cancelled",
-                "rescheduled",
-            ),
-        ),
+        Column("status", required=True, choices=SESSION_STATUSES),
         Column("cancelled_by", choices=INITIATOR),
         Column("rescheduled_by", choices=INITIATOR),
         Column("is_first_session", "bool"),

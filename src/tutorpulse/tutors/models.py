@@ -9,10 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.db import Base, JSONType, UTCDateTime
 from tutorpulse.core.models import TimestampMixin
+from tutorpulse.tutors.contract import CERTIFICATION_LEVELS, GRADE_LEVELS, TUTOR_STATUSES
 
-TUTOR_STATUSES = ("active", "paused", "churned")
-CERTIFICATION_LEVELS = ("basic", "advanced", "expert")
-GRADE_LEVELS = ("elementary", "middle_school", "high_school", "college", "adult")
+__all__ = ["CERTIFICATION_LEVELS", "GRADE_LEVELS", "TUTOR_STATUSES", "Student", "Tutor"]
 
 
 class Tutor(TimestampMixin, Base):

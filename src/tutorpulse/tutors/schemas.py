@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,7 +104,7 @@ class DashboardTutorPage(ApiModel):
 
 # --- tutor list (page and /api/tutors) ----------------------------------------------------
 
-TUTOR_SORTS = (
+TutorSort = Literal[
     "tutorId",
     "name",
     "email",
@@ -118,7 +118,8 @@ TUTOR_SORTS = (
     "avgRating30d",
     "tutorNoShowRate30d",
     "churnProbability",
-)
+]
+TUTOR_SORTS: tuple[str, ...] = get_args(TutorSort)
 
 
 class TutorListRow(ApiModel):
