@@ -177,7 +177,7 @@ def resolve_web_session(
     ).first()
     if row is None:
         return None
-    session, user = row.tuple()
+    session, user = row
     if session.revoked_at is not None or session.expires_at <= now or not user.is_active:
         return None
     if session.last_seen_at is None or now - session.last_seen_at >= SESSION_TOUCH_INTERVAL:

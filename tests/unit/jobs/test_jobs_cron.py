@@ -46,7 +46,7 @@ def test_next_fire_time_is_strictly_after() -> None:
         ("0 2 1 * 1", "restricts both"),
         ("0 2 * * 8", "0-7"),
         ("0 2 * * 5-1", "backwards"),
-        ("61 * * * *", ""),
+        ("61 * * * *", r"higher than the maximum value \(59\)"),
         ("0 2 * * */0", "step"),
     ],
 )
