@@ -6,6 +6,7 @@ from pathlib import Path
 from types import TracebackType
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -87,21 +88,21 @@ def print_errors(report: importer.ImportReport, limit: int = importer.MAX_REPORT
 
 
 def print_report(report: importer.ImportReport) -> None:
-    table = Table(title="Import", show_lines=False)
+    table = Table(title="Import", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for header in (
         "file",
         "rows",
-        "inserted",
+        "new",
         "updated",
         "unchanged",
         "rejected",
-        "seconds",
+        "secs",
         "rows/s",
     ):
-        table.add_column(header, justify="left" if header == "file" else "right")
+        table.add_column(header, justify="left" if header == "file" else "right", no_wrap=True)
     for f in report.files.values():
         table.add_row(
-            Path(f.path).name,
+            f.name,
             f"{f.rows:,}",
             f"{f.inserted:,}",
             f"{f.updated:,}",

@@ -69,8 +69,11 @@ def test_valid_import_then_reimport_reports_unchanged(cli_env: Path) -> None:
     assert first.exit_code == 0, first.output
     second = runner.invoke(app, ["import", str(folder)])
     assert second.exit_code == 0, second.output
-    row = next(line for line in second.output.splitlines() if "sessions.csv" in line)
-    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    # The report table's row (the progress bar's line also starts with "sessions").
+    rows = [
+        line.split() for line in second.output.splitlines() if line.strip().startswith("sessions")
+    ]
+    cells = rows[-1]
     # file, rows, inserted, updated, unchanged, rejected …
     assert cells[1:6] == ["5", "0", "0", "5", "0"]
 
