@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -15,6 +13,7 @@ from sqlalchemy import Engine
 from tutorpulse.core.clock import Clock, SystemClock
 from tutorpulse.core.db import create_db_engine, make_session_factory
 from tutorpulse.core.logging import configure_logging
+from tutorpulse.core.scheduler import Scheduler, start_scheduler
 from tutorpulse.core.settings import Settings, get_settings
 from tutorpulse.tutors import api as tutors_api
 from tutorpulse.tutors import pages as tutors_pages
@@ -25,26 +24,13 @@ from tutorpulse.web.templating import STATIC_DIR
 
 log = logging.getLogger("tutorpulse.app")
 
-SCHEDULER_MODULE = "tutorpulse.core.scheduler"
 
-
-def _start_scheduler(app: FastAPI) -> Any:
-    """Start the embedded scheduler when enabled and available; None otherwise."""
+def _start_scheduler(app: FastAPI) -> Scheduler | None:
+    """Start the embedded scheduler when enabled; None otherwise."""
     settings: Settings = app.state.settings
     if not settings.scheduler_enabled:
         return None
-    try:
-        module = importlib.import_module(SCHEDULER_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != SCHEDULER_MODULE:
-            raise
-        log.info("embedded scheduler not available in this build; not started")
-        return None
-    start = getattr(module, "start_scheduler", None)
-    if start is None:
-        log.warning("%s has no start_scheduler(); not started", SCHEDULER_MODULE)
-        return None
-    return start(app.state.session_factory, settings, app.state.clock)
+    return start_scheduler(app.state.session_factory, settings, app.state.clock)
 
 
 @asynccontextmanager

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +10,11 @@ from bs4 import BeautifulSoup
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
+from tutorpulse.app import create_app
+from tutorpulse.core import migrate
+from tutorpulse.core.clock import FrozenClock
 from tutorpulse.core.settings import Settings
 
 
@@ -114,41 +116,25 @@ def test_health_is_503_when_the_database_is_unreachable(
     assert response.json()["database"]["ok"] is False
 
 
-class FakeScheduler:
-    """Stands in for core.scheduler's Scheduler: ``state`` is a JSON-ready dict."""
-
-    def __init__(self) -> None:
-        self.stopped = False
-
-    @property
-    def state(self) -> dict[str, Any]:
-        return {"running": not self.stopped, "jobs": []}
-
-    def shutdown(self) -> None:
-        self.stopped = True
-
-
-def test_lifespan_starts_and_stops_the_scheduler(
-    app_factory: Callable[..., FastAPI], settings: Settings, monkeypatch: Any
+def test_lifespan_starts_and_stops_the_real_scheduler(
+    fresh_engine: Engine, settings: Settings, clock: FrozenClock
 ) -> None:
-    started: list[FakeScheduler] = []
-    module = types.ModuleType("tutorpulse.core.scheduler")
+    """The embedded scheduler runs inside the app's lifespan and shows on /api/health.
 
-    def start_scheduler(factory: Any, cfg: Settings, clock: Any) -> FakeScheduler:
-        assert cfg.scheduler_enabled
-        assert clock.now() is not None
-        assert factory is not None
-        started.append(FakeScheduler())
-        return started[-1]
-
-    module.start_scheduler = start_scheduler  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tutorpulse.core.scheduler", module)
-    app = app_factory(settings.model_copy(update={"scheduler_enabled": True}))
+    A database of its own: the scheduler seeds its schedule table through its
+    own connections, outside the per-test transaction.
+    """
+    migrate.upgrade(fresh_engine)
+    app = create_app(
+        settings.model_copy(update={"scheduler_enabled": True}), engine=fresh_engine, clock=clock
+    )
     with TestClient(app) as c:
-        assert c.get("/api/health").json()["scheduler"] == {"running": True, "jobs": []}
-    assert len(started) == 1
-    assert started[0].stopped
+        scheduler = c.get("/api/health").json()["scheduler"]
+        assert scheduler["running"] is True
+        assert "core.prune" in {job["name"] for job in scheduler["jobs"]}
+        running = app.state.scheduler
     assert app.state.scheduler is None
+    assert running.state["running"] is False
 
 
 # --- metrics -----------------------------------------------------------------------------------
