@@ -156,8 +156,13 @@ def list_dashboard_tutors(
 # --- tutor list page -------------------------------------------------------------------
 
 
-def _live_stats(db: Session, *, now: datetime, tutor_id: int | None = None) -> Any:
-    """Per-tutor session figures over the 30 days before ``now`` (a subquery)."""
+def _live_stats(
+    db: Session, *, now: datetime, tutor_id: int | None = None, tutor_ids: Any = None
+) -> Any:
+    """Per-tutor session figures over the 30 days before ``now`` (a subquery).
+
+    ``tutor_id`` or ``tutor_ids`` (a subquery of ids) restrict it to those tutors.
+    """
     start = TutorSession.scheduled_start
     in_7d = start >= _ts(now - timedelta(days=7), "live_7d")
     completed = TutorSession.status == "completed"
@@ -177,6 +182,8 @@ def _live_stats(db: Session, *, now: datetime, tutor_id: int | None = None) -> A
     )
     if tutor_id is not None:
         query = query.where(TutorSession.tutor_id == tutor_id)
+    if tutor_ids is not None:
+        query = query.where(TutorSession.tutor_id.in_(tutor_ids))
     return query.group_by(TutorSession.tutor_id).subquery("live")
 
 
@@ -211,6 +218,20 @@ def _filtered(query: Select[Any], flt: TutorListFilter) -> Select[Any]:
     return query
 
 
+# Sort keys stored on the tutor (or its health row): no live aggregation needed to order by them.
+STORED_SORTS: dict[str, Any] = {
+    "tutor_id": Tutor.external_id,
+    "name": Tutor.name,
+    "email": Tutor.email,
+    "primary_subject": Tutor.primary_subject,
+    "certification_level": Tutor.certification_level,
+    "status": Tutor.status,
+    "joined_on": Tutor.joined_on,
+    "last_login_at": Tutor.last_login_at,
+    "churn_probability": TutorHealth.churn_probability,
+}
+
+
 def list_tutors(
     db: Session,
     *,
@@ -221,8 +242,26 @@ def list_tutors(
     offset: int,
     now: datetime,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of tutors with live 30-day figures, sorted in SQL, and the total count."""
-    live = _live_stats(db, now=now)
+    """One page of tutors with live 30-day figures, sorted in SQL, and the total count.
+
+    When the sort key is a stored column, the page is chosen first and the live
+    figures are computed for its tutors only; sorting by a live figure needs
+    them for every tutor.
+    """
+    page_ids = None
+    if sort in STORED_SORTS:
+        stored_key = STORED_SORTS[sort]
+        stored_order = (
+            stored_key.desc().nulls_last() if descending else stored_key.asc().nulls_last()
+        )
+        page_ids = (
+            _filtered(select(Tutor.id), flt)
+            .outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
+            .order_by(stored_order, Tutor.external_id)
+            .limit(limit)
+            .offset(offset)
+        )
+    live = _live_stats(db, now=now, tutor_ids=page_ids)
     no_show_rate = _rate(func.coalesce(live.c.no_shows_30d, 0), live.c.due_30d)
     columns: dict[str, Any] = {
         "tutor_id": Tutor.external_id,
@@ -247,10 +286,14 @@ def list_tutors(
         .outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
     )
     base = _filtered(base, flt)
+    if page_ids is not None:
+        base = base.where(Tutor.id.in_(page_ids))
     total = db.scalar(select(func.count()).select_from(_filtered(select(Tutor.id), flt).subquery()))
     key = columns[sort]
     order = key.desc().nulls_last() if descending else key.asc().nulls_last()
-    rows = db.execute(base.order_by(order, Tutor.external_id).limit(limit).offset(offset))
+    ordered = base.order_by(order, Tutor.external_id)
+    # With page_ids the rows are already that page; paging again would skip rows.
+    rows = db.execute(ordered if page_ids is not None else ordered.limit(limit).offset(offset))
     return [dict(r._mapping) for r in rows], int(total or 0)
 
 

@@ -256,6 +256,13 @@ def test_tutor_list_search_filter_sort_page(world: Any, api: Any) -> None:
     page = api("/api/tutors", sort="name", order="desc", limit=2, offset=2)
     assert [r["tutorId"] for r in page["tutors"]] == ["T0004", "T0003"]
     assert page["total"] == 6
+    # A page sorted by a stored column computes live figures for its tutors only:
+    # they must equal the figures computed for everyone (sorting by a live figure).
+    everyone = api("/api/tutors", sort="sessions30d", order="desc", limit=50)["tutors"]
+    by_id = {r["tutorId"]: r for r in everyone}
+    for row in page["tutors"]:
+        assert row == by_id[row["tutorId"]]
+    assert any(row["sessions30d"] for row in page["tutors"])
     bad = api.raw("/api/tutors", sort="password")
     assert bad.status_code == 400
     assert bad.json()["details"][0]["field"] == "sort"
