@@ -316,24 +316,29 @@ def _parse_column(column: Column, arr: pa.Array, errors: RowErrors) -> pd.Series
         errors.add(bad, column.name, f"expected one of {', '.join(column.choices)}")
     values = pd.Series(text.to_pandas(), dtype=object)
     if column.kind == "json":
-        values = _validate_json(values, present, column.name, errors)
+        values = _validate_json(values, text, present, column.name, errors)
     return values
 
 
 def _validate_json(
-    values: pd.Series, present: np.ndarray, name: str, errors: RowErrors
+    values: pd.Series, text: pa.Array, present: np.ndarray, name: str, errors: RowErrors
 ) -> pd.Series:
-    """Check that every present value is a JSON object; empty means ``{}``."""
+    """Check that every present value is a JSON object; empty means ``{}``.
+
+    ``text`` is the same column as Arrow strings (nulls where missing).
+    """
     bad = np.zeros(len(values), dtype=bool)
-    texts = values[present]
-    if not texts.str.contains("\n", regex=False).any():
+    texts = text.drop_null()
+    if len(texts) == 0:
+        return values.where(present, "{}")
+    if not pc.any(pc.match_substring(texts, "\n")).as_py():
         # Fast path: Arrow parses them all at once as JSON lines (syntax only, no
         # schema); it fails on any value that is not an object, and only then do
         # we look row by row.
+        lines = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
+        body = pc.binary_join(lines, "\n")[0].as_buffer()
         try:
-            parsed = pajson.read_json(
-                pa.py_buffer("\n".join(texts.tolist()).encode()), parse_options=_JSON_SYNTAX_ONLY
-            )
+            parsed = pajson.read_json(pa.BufferReader(body), parse_options=_JSON_SYNTAX_ONLY)
         except (pa.ArrowInvalid, ValueError):
             pass
         else:
