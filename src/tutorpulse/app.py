@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import AsyncIterator
+import pkgutil
+import re
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -23,6 +26,40 @@ from tutorpulse.web.middleware import RequestContextMiddleware
 from tutorpulse.web.templating import STATIC_DIR
 
 log = logging.getLogger("tutorpulse.app")
+
+# Domains whose ``api*.py`` / ``pages*.py`` modules contribute routers (each exports ``router``).
+ROUTER_DOMAINS = (
+    "engagement",
+    "sessions",
+    "analytics",
+    "risk",
+    "alerts",
+    "email",
+    "interventions",
+    "experiments",
+    "insights",
+)
+_ROUTER_MODULE = re.compile(r"^(api|pages)(_\w+)?$")
+
+
+def domain_routers() -> Iterator[APIRouter]:
+    """The routers of every domain module named ``api``/``pages`` (or ``api_x``/``pages_x``).
+
+    A module that exists but fails to import raises: a broken module must not
+    silently drop its routes.
+    """
+    for domain in ROUTER_DOMAINS:
+        package = importlib.import_module(f"tutorpulse.{domain}")
+        names = sorted(
+            info.name
+            for info in pkgutil.iter_modules(package.__path__)
+            if _ROUTER_MODULE.match(info.name)
+        )
+        for name in names:
+            module = importlib.import_module(f"tutorpulse.{domain}.{name}")
+            router = getattr(module, "router", None)
+            if isinstance(router, APIRouter):
+                yield router
 
 
 def _start_scheduler(app: FastAPI) -> Scheduler | None:
@@ -84,6 +121,7 @@ def create_app(
         audit_api.router,
         cron_api.router,
         jobs_pages.router,
+        *domain_routers(),
     ):
         app.include_router(router)
     return app

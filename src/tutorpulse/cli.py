@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import typer
 from rich.console import Console
 
@@ -61,6 +64,14 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(web_cli.users_app, name="users")
 app.add_typer(web_cli.keys_app, name="keys")
 app.command("serve")(web_cli.serve)
+
+# Domain command groups: ``tutorpulse.<domain>.cli`` exporting ``app`` (a Typer) and ``NAME``.
+CLI_DOMAINS = ("engagement", "analytics", "risk", "alerts", "email", "interventions", "insights")
+for _domain in CLI_DOMAINS:
+    if importlib.util.find_spec(f"tutorpulse.{_domain}.cli") is None:
+        continue
+    _module = importlib.import_module(f"tutorpulse.{_domain}.cli")
+    app.add_typer(_module.app, name=_module.NAME)
 
 
 def main() -> None:
