@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -229,6 +229,14 @@ def create_api_key(
     return key, plaintext
 
 
+_revocation_listeners: list[Callable[[], None]] = []
+
+
+def on_key_revoked(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever a key is revoked in this process (caches drop entries)."""
+    _revocation_listeners.append(listener)
+
+
 def revoke_api_key(db: Session, *, key_id: int) -> ApiKey:
     """Revoke a key (idempotent). Raises ``NotFound`` for an unknown id."""
     key = db.get(ApiKey, key_id)
@@ -237,6 +245,8 @@ def revoke_api_key(db: Session, *, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.flush()
+    for listener in _revocation_listeners:
+        listener()
     return key
 
 

@@ -14,6 +14,22 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The data contract's event types (tutors/contract.py EVENT_TYPES); core cannot import it.
+DEFAULT_EVENT_TYPES = (
+    "login",
+    "session_scheduled",
+    "session_completed",
+    "profile_updated",
+    "availability_updated",
+    "message_sent",
+    "training_completed",
+    "opportunity_viewed",
+    "email_opened",
+    "email_clicked",
+    "coaching_scheduled",
+    "coaching_attended",
+)
+
 
 def _env(name: str, *original: str) -> AliasChoices:
     return AliasChoices(f"TUTORPULSE_{name}", *original)
@@ -81,6 +97,38 @@ class Settings(BaseSettings):
         None, validation_alias=_env("ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
     )
     public_base_url: str = Field("http://localhost:3000", validation_alias=_env("PUBLIC_BASE_URL"))
+
+    # Engagement: ingestion and the always-current tutor health (docs/engagement.md)
+    event_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EVENT_TYPES),
+        validation_alias=_env("EVENT_TYPES"),
+    )
+    ingest_max_future_skew_seconds: int = Field(
+        300, ge=0, validation_alias=_env("INGEST_MAX_FUTURE_SKEW_SECONDS")
+    )
+    ingest_max_batch: int = Field(1000, ge=1, le=10000, validation_alias=_env("INGEST_MAX_BATCH"))
+    ingest_max_body_bytes: int = Field(
+        2_000_000, ge=1024, validation_alias=_env("INGEST_MAX_BODY_BYTES")
+    )
+    ingest_max_event_data_bytes: int = Field(
+        16_384, ge=2, validation_alias=_env("INGEST_MAX_EVENT_DATA_BYTES")
+    )
+    api_key_cache_seconds: int = Field(30, ge=0, validation_alias=_env("API_KEY_CACHE_SECONDS"))
+    poor_first_session_rating: float = Field(
+        3.5, ge=1, le=5, validation_alias=_env("POOR_FIRST_SESSION_RATING")
+    )
+    engagement_refresh_batch: int = Field(
+        2000, ge=1, le=20000, validation_alias=_env("ENGAGEMENT_REFRESH_BATCH")
+    )
+    engagement_refresh_budget_seconds: float = Field(
+        45, gt=0, validation_alias=_env("ENGAGEMENT_REFRESH_BUDGET_SECONDS")
+    )
+    engagement_refresh_delay_seconds: float = Field(
+        2, ge=0, validation_alias=_env("ENGAGEMENT_REFRESH_DELAY_SECONDS")
+    )
+    engagement_platform_refresh_seconds: int = Field(
+        60, ge=0, validation_alias=_env("ENGAGEMENT_PLATFORM_REFRESH_SECONDS")
+    )
 
     @field_validator("database_url")
     @classmethod

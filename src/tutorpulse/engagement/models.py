@@ -12,7 +12,16 @@ from tutorpulse.core.clock import utcnow
 from tutorpulse.core.db import Base, JSONType, UTCDateTime
 from tutorpulse.tutors.contract import EVENT_TYPES
 
-__all__ = ["EVENT_TYPES", "EngagementEvent", "TutorDaily", "TutorHealth"]
+__all__ = [
+    "EVENT_TYPES",
+    "EngagementEvent",
+    "EngagementState",
+    "PlatformDaily",
+    "PlatformWeekly",
+    "TutorDaily",
+    "TutorDirty",
+    "TutorHealth",
+]
 
 
 class EngagementEvent(Base):
@@ -121,3 +130,81 @@ class TutorHealth(Base):
     )
     risk_model_version_id: Mapped[int | None] = mapped_column(Integer)
     priority_score: Mapped[float | None] = mapped_column(Float)
+    # The tutor's local date the windows above end on; the refresh job recomputes a
+    # snapshot once the tutor's local date has moved past it.
+    local_day: Mapped[date | None] = mapped_column(Date, index=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_on: Mapped[date | None] = mapped_column(Date)
+    first_active_on: Mapped[date | None] = mapped_column(Date)
+    last_active_on: Mapped[date | None] = mapped_column(Date, index=True)
+    first_completed_on: Mapped[date | None] = mapped_column(Date)
+    sessions_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class TutorDirty(Base):
+    """Tutors whose rollups and health must be recomputed from ``from_day`` on.
+
+    Ingestion upserts a row (bumping ``version``); the refresh job deletes a row
+    only if its version is unchanged, so a write that lands mid-refresh is kept.
+    """
+
+    __tablename__ = "tutor_dirty"
+
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor.id", ondelete="CASCADE"), primary_key=True
+    )
+    from_day: Mapped[date] = mapped_column(Date, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class PlatformDaily(Base):
+    """Platform totals per (tutors') local day, derived from ``tutor_daily`` and events."""
+
+    __tablename__ = "platform_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dau: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    wau: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    mau: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    events: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    sessions_completed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rating_sum: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    satisfaction_sum: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    satisfaction_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    engagement_sum: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    engagement_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    empathy_sum: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    empathy_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    clarity_sum: Mapped[float] = mapped_column(Float, nullable=False, default=0)
+    clarity_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # {event_type: count} and 24 hourly activity counts (events), both in local time.
+    event_counts: Mapped[dict[str, int]] = mapped_column(JSONType, nullable=False, default=dict)
+    hourly: Mapped[list[int]] = mapped_column(JSONType, nullable=False, default=list)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class PlatformWeekly(Base):
+    """Weekly lifecycle buckets of tutors (weeks start on Monday, local days)."""
+
+    __tablename__ = "platform_weekly"
+
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    active_tutors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    new_tutors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    returning_tutors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    resurrecting_tutors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    dormant_tutors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class EngagementState(Base):
+    """Small bookkeeping values of the refresh job (e.g. the platform's dirty-from day)."""
+
+    __tablename__ = "engagement_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

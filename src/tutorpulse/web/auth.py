@@ -12,12 +12,16 @@
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from sqlalchemy.orm import Session
 
 from tutorpulse.core import auth
 from tutorpulse.core.audit import Actor
@@ -88,10 +92,64 @@ def csrf_matches(sent: str | None, expected: str) -> bool:
     return bool(sent) and hmac.compare_digest(str(sent).encode(), expected.encode())
 
 
-def require_api(scope: str) -> Callable[..., Actor]:
-    """Dependency for ``/api`` routes needing ``scope`` (admin implies every scope)."""
-    if scope not in auth.SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+class _KeyCache:
+    """Recently authenticated API keys, so a busy ingest client costs no lookup per request.
+
+    Entries live ``api_key_cache_seconds``; a revocation made in this process clears
+    the cache at once, one made elsewhere takes effect within that time (documented).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Actor]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Actor | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, digest: str, actor: Actor, ttl: float) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + ttl, actor)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+API_KEY_CACHE = _KeyCache()
+auth.on_key_revoked(API_KEY_CACHE.clear)
+
+
+def _api_key_actor(request: Request, db: Session, token: str, now: datetime) -> Actor:
+    ttl = float(request.app.state.settings.api_key_cache_seconds)
+    digest = auth.token_hash(token)
+    if ttl > 0:
+        cached = API_KEY_CACHE.get(digest)
+        if cached is not None:
+            return cached
+    key = auth.authenticate_api_key(db, token=token, now=now)
+    if key is None:
+        raise Unauthorized("Invalid or revoked API key")
+    actor = auth.actor_for_api_key(key)
+    if ttl > 0:
+        API_KEY_CACHE.put(digest, actor, ttl)
+    return actor
+
+
+def require_api(scope: str, *alternatives: str) -> Callable[..., Actor]:
+    """Dependency for ``/api`` routes needing ``scope`` (or one of ``alternatives``).
+
+    The admin scope implies every scope.
+    """
+    accepted = (scope, *alternatives)
+    for name in accepted:
+        if name not in auth.SCOPES:
+            raise ValueError(f"unknown scope {name!r}")
 
     def dependency(
         request: Request,
@@ -101,10 +159,7 @@ def require_api(scope: str) -> Callable[..., Actor]:
     ) -> Actor:
         token = _bearer_token(request)
         if token is not None:
-            key = auth.authenticate_api_key(db, token=token, now=clock.now())
-            if key is None:
-                raise Unauthorized("Invalid or revoked API key")
-            actor = auth.actor_for_api_key(key)
+            actor = _api_key_actor(request, db, token, clock.now())
         else:
             login = current_login(request, db, clock)
             if login is None:
@@ -115,11 +170,12 @@ def require_api(scope: str) -> Callable[..., Actor]:
                 raise Forbidden(f"Missing or invalid {CSRF_HEADER} header")
             actor = login.actor
         request.state.actor = actor
-        if not actor.has_scope(scope):
-            raise Forbidden(f"This endpoint needs the '{scope}' scope")
+        if not any(actor.has_scope(name) for name in accepted):
+            needed = "' or '".join(accepted)
+            raise Forbidden(f"This endpoint needs the '{needed}' scope")
         return actor
 
-    dependency.__name__ = f"require_api_{scope}"
+    dependency.__name__ = f"require_api_{'_'.join(accepted)}"
     return dependency
 
 

@@ -1,0 +1,298 @@
+"""Keeping rollups and health current: incremental refresh and the full rebuild.
+
+Both paths run the same code: for a set of tutors, recompute ``tutor_daily`` from
+the raw rows (from a given local day on, or entirely), then the health snapshot
+from the tutor's full daily history. The incremental path takes its tutors from
+``tutor_dirty`` (marked by ingestion) and from snapshots whose local day has
+passed; the rebuild takes every tutor. ``run_refresh``/``rebuild`` own their
+transactions (one per batch) so ingestion is never blocked for long.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from tutorpulse.core.db import unit_of_work
+from tutorpulse.core.settings import Settings
+from tutorpulse.engagement import repository as repo
+from tutorpulse.engagement.platform import (
+    event_day_profile,
+    lifecycle,
+    week_start,
+    window_active_counts,
+)
+from tutorpulse.engagement.rollups import (
+    HealthParams,
+    compute_daily,
+    compute_health,
+    local_dates,
+    local_hours,
+    local_today,
+)
+
+PLATFORM_STATE = "platform"
+EVENT_CHUNK_DAYS = 31
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh run did (returned by the job as its counts)."""
+
+    tutors_rolled_up: int = 0
+    tutors_day_rollover: int = 0
+    platform_days: int = 0
+    remaining_dirty: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    platform_from: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tutorsRolledUp": self.tutors_rolled_up,
+            "tutorsDayRollover": self.tutors_day_rollover,
+            "platformDays": self.platform_days,
+            "remainingDirty": self.remaining_dirty,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+            "platformFrom": self.platform_from,
+        }
+
+
+def health_params(settings: Settings) -> HealthParams:
+    return HealthParams(poor_first_session_rating=settings.poor_first_session_rating)
+
+
+def process_tutors(
+    db: Session, from_days: dict[int, date | None], *, now: datetime, params: HealthParams
+) -> None:
+    """Recompute rollups (from each tutor's from-day on; None = all) and health."""
+    if not from_days:
+        return
+    ids = sorted(from_days)
+    tutors = repo.load_tutors(db, ids)
+    bounded = [d for d in from_days.values() if d is not None]
+    full = len(bounded) < len(from_days)
+    since = None if full else min(bounded) - timedelta(days=1)
+    events = repo.load_events(db, ids, since)
+    sessions = repo.load_sessions(db, ids, since)
+    zones = tutors.set_index("id")["timezone"]
+    daily = compute_daily(events, sessions, zones)
+    if not full or bounded:
+        limits = daily["tutor_id"].map(lambda t: from_days.get(int(t)))
+        keep = [
+            limit is None or day >= limit for day, limit in zip(daily["day"], limits, strict=True)
+        ]
+        daily = daily[keep]
+    repo.replace_daily(db, daily, from_days)
+    history = daily if all(d is None for d in from_days.values()) else repo.load_daily(db, ids)
+    repo.upsert_health(db, compute_health(history, tutors, now=now, params=params), now)
+
+
+def recompute_health(
+    db: Session, tutor_ids: list[int], *, now: datetime, params: HealthParams
+) -> None:
+    """Health only, from stored rollups (the local day moved on; no new data)."""
+    if not tutor_ids:
+        return
+    tutors = repo.load_tutors(db, tutor_ids)
+    history = repo.load_daily(db, tutor_ids)
+    repo.upsert_health(db, compute_health(history, tutors, now=now, params=params), now)
+
+
+def _note_platform_from(db: Session, day: date | None, now: datetime) -> None:
+    if day is None:
+        return
+    state = repo.get_state(db, PLATFORM_STATE) or {}
+    current = state.get("dirtyFrom")
+    if current is None or day.isoformat() < current:
+        state["dirtyFrom"] = day.isoformat()
+        repo.set_state(db, PLATFORM_STATE, state, now)
+
+
+def run_refresh(
+    session_factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    now_fn: Callable[[], datetime],
+    force_platform: bool = False,
+    time_budget_seconds: float | None = None,
+) -> RefreshResult:
+    """One incremental refresh: dirty tutors, day rollovers, then platform totals if due."""
+    started = time.monotonic()
+    budget = time_budget_seconds or settings.engagement_refresh_budget_seconds
+    batch = settings.engagement_refresh_batch
+    params = health_params(settings)
+    result = RefreshResult()
+
+    def out_of_time() -> bool:
+        return time.monotonic() - started > budget
+
+    while not out_of_time():
+        with unit_of_work(session_factory) as db:
+            claimed = repo.claim_dirty(db, batch)
+            if not claimed:
+                break
+            now = now_fn()
+            process_tutors(db, {t: d for t, d, _ in claimed}, now=now, params=params)
+            repo.clear_dirty(db, claimed)
+            _note_platform_from(db, min(d for _, d, _ in claimed), now)
+        result.tutors_rolled_up += len(claimed)
+        result.batches += 1
+
+    with unit_of_work(session_factory) as db:
+        zones = repo.distinct_timezones(db)
+    for zone in zones:
+        while not out_of_time():
+            with unit_of_work(session_factory) as db:
+                now = now_fn()
+                today = local_today(now, pd.Series([zone]))[0]
+                stale = repo.stale_health(db, zone=zone, today=today, limit=batch)
+                if not stale:
+                    break
+                recompute_health(db, stale, now=now, params=params)
+                _note_platform_from(db, today - timedelta(days=1), now)
+            result.tutors_day_rollover += len(stale)
+            result.batches += 1
+
+    with unit_of_work(session_factory) as db:
+        now = now_fn()
+        state = repo.get_state(db, PLATFORM_STATE) or {}
+        due = force_platform or _platform_due(
+            state, now, settings.engagement_platform_refresh_seconds
+        )
+        if state.get("dirtyFrom") and due:
+            start = date.fromisoformat(state["dirtyFrom"])
+            result.platform_from = start.isoformat()
+            result.platform_days = refresh_platform(db, start=start, now=now)
+            state = {"dirtyFrom": None, "refreshedAt": now.isoformat()}
+            repo.set_state(db, PLATFORM_STATE, state, now)
+        result.remaining_dirty = repo.count_dirty(db)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _platform_due(state: dict[str, Any], now: datetime, interval: int) -> bool:
+    last = state.get("refreshedAt")
+    if not last:
+        return True
+    return (now - datetime.fromisoformat(last)).total_seconds() >= interval
+
+
+def platform_end_day(db: Session, now: datetime) -> date:
+    """The latest local 'today' among the tutors' zones (UTC when there are none)."""
+    zones = repo.distinct_timezones(db) or ["UTC"]
+    return max(local_today(now, pd.Series(zones)))
+
+
+def refresh_platform(db: Session, *, start: date, now: datetime) -> int:
+    """Recompute ``platform_daily`` from ``start`` and the weeks it touches; returns days."""
+    first = repo.min_daily_day(db)
+    if first is None:
+        repo.replace_platform_daily(db, [], start)
+        repo.replace_platform_weekly(db, [], week_start(start))
+        return 0
+    start = max(start, first)
+    end = platform_end_day(db, now)
+    if start > end:
+        return 0
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    active = repo.load_active_pairs(db, start - timedelta(days=29), end)
+    dau = active.groupby("day").size() if not active.empty else pd.Series(dtype=int)
+    wau = window_active_counts(active, days, 7)
+    mau = window_active_counts(active, days, 30)
+    sums = repo.daily_sums(db, start, end)
+    profile = _event_profiles(db, start, end)
+    rows = []
+    for day in days:
+        totals = sums.loc[day] if day in sums.index else None
+        types, hours = profile.get(day, ({}, [0] * 24))
+        row: dict[str, Any] = {
+            "day": day,
+            "dau": int(dau.get(day, 0)),
+            "wau": int(wau[day]),
+            "mau": int(mau[day]),
+            "event_counts": types,
+            "hourly": hours,
+            "computed_at": now,
+        }
+        for column in sums.columns:
+            value = 0 if totals is None or pd.isna(totals[column]) else totals[column]
+            row[column] = float(value) if column.endswith("_sum") else int(value)
+        rows.append(row)
+    repo.replace_platform_daily(db, rows, start)
+    first_week = week_start(start)
+    weeks = [first_week + timedelta(days=7 * i) for i in range((end - first_week).days // 7 + 1)]
+    table = lifecycle(active, repo.first_active_days(db), weeks)
+    weekly: list[dict[str, Any]] = []
+    for w in weeks:
+        counts = {str(k): int(v) for k, v in table.loc[w].to_dict().items()}
+        weekly.append({"week_start": w, **counts, "computed_at": now})
+    repo.replace_platform_weekly(db, weekly, first_week)
+    return len(days)
+
+
+def _event_profiles(
+    db: Session, start: date, end: date
+) -> dict[date, tuple[dict[str, int], list[int]]]:
+    """Local-day event-type and hourly counts for [start, end], read in month chunks."""
+    out: dict[date, tuple[dict[str, int], list[int]]] = {}
+    chunk_start = start - timedelta(days=1)
+    last = end + timedelta(days=2)
+    while chunk_start < last:
+        chunk_end = min(chunk_start + timedelta(days=EVENT_CHUNK_DAYS), last)
+        events = repo.load_events_between(db, chunk_start, chunk_end)
+        if not events.empty:
+            events["day"] = local_dates(events["occurred_at"], events["timezone"])
+            events["hour"] = local_hours(events["occurred_at"], events["timezone"])
+            inside = [(start <= d <= end) for d in events["day"]]
+            for day, value in event_day_profile(events[inside]).items():
+                if day in out:
+                    types, hours = out[day]
+                    for k, v in value[0].items():
+                        types[k] = types.get(k, 0) + v
+                    out[day] = (types, [a + b for a, b in zip(hours, value[1], strict=True)])
+                else:
+                    out[day] = value
+        chunk_start = chunk_end
+    return out
+
+
+def rebuild(
+    session_factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    now_fn: Callable[[], datetime],
+    chunk: int = 2000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RefreshResult:
+    """Recompute every tutor's rollups and health, then all platform totals, from raw rows."""
+    started = time.monotonic()
+    params = health_params(settings)
+    result = RefreshResult()
+    with unit_of_work(session_factory) as db:
+        ids = repo.all_tutor_ids(db)
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        with unit_of_work(session_factory) as db:
+            process_tutors(db, dict.fromkeys(part), now=now_fn(), params=params)
+        result.tutors_rolled_up += len(part)
+        result.batches += 1
+        if on_progress is not None:
+            on_progress(len(part), len(ids))
+    with unit_of_work(session_factory) as db:
+        now = now_fn()
+        first = repo.min_daily_day(db) or platform_end_day(db, now)
+        result.platform_from = first.isoformat()
+        result.platform_days = refresh_platform(db, start=first, now=now)
+        repo.set_state(db, PLATFORM_STATE, {"dirtyFrom": None, "refreshedAt": now.isoformat()}, now)
+        result.remaining_dirty = repo.count_dirty(db)
+    result.seconds = time.monotonic() - started
+    return result

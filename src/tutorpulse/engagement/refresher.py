@@ -1,0 +1,85 @@
+"""A background thread in each API process that refreshes health soon after ingestion.
+
+Ingestion pokes it; it waits ``engagement_refresh_delay_seconds`` (so a burst of
+writes is handled in one pass), then runs the same refresh as the
+``engagement.refresh`` job under the job's lock, so it never overlaps the
+scheduled run or another process. The scheduled job stays the safety net (and
+handles data that arrived by file import or from another process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tutorpulse.core import jobs_lock
+from tutorpulse.core.clock import Clock
+from tutorpulse.core.settings import Settings
+from tutorpulse.engagement.refresh import run_refresh
+
+log = logging.getLogger("tutorpulse.engagement")
+JOB_NAME = "engagement.refresh"
+
+
+class Refresher:
+    def __init__(
+        self, session_factory: sessionmaker[Session], settings: Settings, clock: Clock
+    ) -> None:
+        self._session_factory = session_factory
+        self._settings = settings
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="engagement-refresher", daemon=True)
+        self._holder = f"{socket.gethostname()}:{os.getpid()} refresher"
+        self.runs = 0
+
+    def start(self) -> Refresher:
+        self._thread.start()
+        return self
+
+    def poke(self) -> None:
+        """Note that new data arrived; cheap and non-blocking."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.wait(self._settings.engagement_refresh_delay_seconds):
+                return
+            self._wake.clear()
+            try:
+                self._run_once()
+            except Exception:  # keep the thread alive; the scheduled job retries
+                log.exception("background engagement refresh failed")
+                self._stop.wait(5)
+
+    def _run_once(self) -> None:
+        attempt = jobs_lock.try_acquire(
+            self._session_factory,
+            job_name=JOB_NAME,
+            holder=self._holder,
+            now=self._clock.now(),
+            ttl_seconds=300,
+        )
+        if not attempt.acquired:
+            self._wake.set()  # someone else is refreshing; look again after the delay
+            return
+        try:
+            result = run_refresh(
+                self._session_factory, settings=self._settings, now_fn=self._clock.now
+            )
+            self.runs += 1
+            if result.remaining_dirty:
+                self._wake.set()  # out of time budget: carry on after the delay
+        finally:
+            jobs_lock.release(self._session_factory, job_name=JOB_NAME, holder=self._holder)

@@ -1,0 +1,370 @@
+"""Every query of the engagement domain's rollups: raw reads, rollup writes, dirty marks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tutorpulse.engagement.models import (
+    EngagementState,
+    PlatformDaily,
+    PlatformWeekly,
+    TutorDaily,
+    TutorDirty,
+    TutorHealth,
+)
+from tutorpulse.engagement.rollups import DAILY_COLUMNS, SESSION_COLUMNS
+from tutorpulse.tutors.models import Tutor
+
+# Risk fields belong to the risk models; the health refresh never overwrites them.
+RISK_FIELDS = frozenset(
+    {"churn_probability", "churn_risk_level", "risk_drivers", "risk_model_version_id",
+     "priority_score"}
+)  # fmt: skip
+HEALTH_FIELDS = tuple(c.name for c in TutorHealth.__table__.columns if c.name not in RISK_FIELDS)
+
+
+def _conn(db: Session) -> Connection:
+    return db.connection()
+
+
+def _is_sqlite(conn: Connection) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def _stamp_series(values: pd.Series) -> pd.Series:
+    if values.empty:
+        return pd.Series(pd.to_datetime([], utc=True), index=values.index)
+    return pd.to_datetime(values, utc=True, format="mixed")
+
+
+def _date_series(values: pd.Series) -> pd.Series:
+    if values.empty:
+        return pd.Series([], index=values.index, dtype=object)
+    if isinstance(values.iloc[0], date):
+        return values
+    return pd.to_datetime(values).dt.date
+
+
+def _ids_clause(column: str, ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    names = {f"i{n}": int(v) for n, v in enumerate(ids)}
+    return f"{column} IN ({', '.join(':' + k for k in names)})", names
+
+
+def _frame(
+    conn: Connection, sql: str, params: dict[str, Any], columns: Sequence[str]
+) -> pd.DataFrame:
+    rows = conn.execute(text(sql), params).all()
+    return pd.DataFrame.from_records(rows, columns=list(columns))
+
+
+# ---- raw reads ----------------------------------------------------------------
+
+
+def load_tutors(db: Session, tutor_ids: Sequence[int]) -> pd.DataFrame:
+    """``id, timezone, last_login_at`` of the given tutors."""
+    conn = _conn(db)
+    clause, params = _ids_clause("id", tutor_ids)
+    frame = _frame(
+        conn,
+        f"SELECT id, timezone, last_login_at FROM tutor WHERE {clause}",
+        params,
+        ["id", "timezone", "last_login_at"],
+    )
+    frame["last_login_at"] = _stamp_series(frame["last_login_at"])
+    return frame
+
+
+def load_events(db: Session, tutor_ids: Sequence[int], since: date | None) -> pd.DataFrame:
+    """Raw events of the tutors on or after ``since`` (UTC date; None = all)."""
+    conn = _conn(db)
+    clause, params = _ids_clause("tutor_id", tutor_ids)
+    if since is not None:
+        clause += " AND occurred_at >= :since"
+        params["since"] = _bound_day(conn, since)
+    frame = _frame(
+        conn,
+        f"SELECT tutor_id, event_type, occurred_at FROM engagement_event WHERE {clause}",
+        params,
+        ["tutor_id", "event_type", "occurred_at"],
+    )
+    frame["occurred_at"] = _stamp_series(frame["occurred_at"])
+    return frame
+
+
+def load_sessions(db: Session, tutor_ids: Sequence[int], since: date | None) -> pd.DataFrame:
+    """Raw sessions of the tutors scheduled on or after ``since`` (UTC date; None = all)."""
+    conn = _conn(db)
+    clause, params = _ids_clause("tutor_id", tutor_ids)
+    if since is not None:
+        clause += " AND scheduled_start >= :since"
+        params["since"] = _bound_day(conn, since)
+    frame = _frame(
+        conn,
+        f"SELECT {', '.join(SESSION_COLUMNS)} FROM tutor_session WHERE {clause}",
+        params,
+        SESSION_COLUMNS,
+    )
+    for column in ("scheduled_start", "actual_start"):
+        frame[column] = _stamp_series(frame[column])
+    for column in ("is_first_session", "technical_issue", "would_recommend"):
+        frame[column] = frame[column].astype("boolean")
+    return frame
+
+
+def _bound_day(conn: Connection, day: date) -> Any:
+    if _is_sqlite(conn):
+        return f"{day.isoformat()} 00:00:00.000000"
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def load_daily(db: Session, tutor_ids: Sequence[int]) -> pd.DataFrame:
+    """The full ``tutor_daily`` history of the tutors."""
+    conn = _conn(db)
+    clause, params = _ids_clause("tutor_id", tutor_ids)
+    frame = _frame(
+        conn, f"SELECT {', '.join(DAILY_COLUMNS)} FROM tutor_daily WHERE {clause}", params,
+        DAILY_COLUMNS,
+    )  # fmt: skip
+    frame["day"] = _date_series(frame["day"])
+    return frame
+
+
+# ---- rollup writes --------------------------------------------------------------
+
+
+def replace_daily(db: Session, daily: pd.DataFrame, from_days: dict[int, date | None]) -> None:
+    """Replace each tutor's ``tutor_daily`` rows from its from-day on with ``daily``'s."""
+    conn = _conn(db)
+    full = [t for t, d in from_days.items() if d is None]
+    partial = [{"t": t, "d": d} for t, d in from_days.items() if d is not None]
+    if full:
+        conn.execute(delete(TutorDaily).where(TutorDaily.tutor_id.in_(full)))
+    if partial:
+        conn.execute(
+            delete(TutorDaily).where(
+                and_(TutorDaily.tutor_id == bindparam("t"), TutorDaily.day >= bindparam("d"))
+            ),
+            partial,
+        )
+    if not daily.empty:
+        conn.execute(insert(TutorDaily), _records(daily))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in row.items()} for row in frame.to_dict("records")
+    ]
+    for record in records:
+        for key, value in record.items():
+            if isinstance(value, np.generic):
+                record[key] = value.item()
+            elif value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+                record[key] = None
+            elif isinstance(value, pd.Timestamp):
+                record[key] = value.to_pydatetime()
+    return records
+
+
+def upsert_health(db: Session, health: pd.DataFrame, now: datetime) -> None:
+    """Insert or update the snapshot rows (risk fields untouched)."""
+    if health.empty:
+        return
+    conn = _conn(db)
+    frame = health.copy()
+    frame["as_of"] = now
+    frame["computed_at"] = now
+    frame["last_login_at"] = [
+        None if pd.isna(v) else pd.Timestamp(v).to_pydatetime() for v in frame["last_login_at"]
+    ]
+    records = _records(frame[list(HEALTH_FIELDS)])
+    for record in records:
+        record.setdefault("risk_drivers", [])
+    dialect_insert = sqlite.insert if _is_sqlite(conn) else postgresql.insert
+    stmt = dialect_insert(TutorHealth)
+    update = {name: stmt.excluded[name] for name in HEALTH_FIELDS if name != "tutor_id"}
+    stmt = stmt.on_conflict_do_update(index_elements=["tutor_id"], set_=update)
+    for start in range(0, len(records), 2000):
+        conn.execute(stmt, records[start : start + 2000])
+
+
+# ---- dirty marks ----------------------------------------------------------------
+
+
+_MARK_SQL = """
+INSERT INTO tutor_dirty (tutor_id, from_day, version, marked_at)
+VALUES (:tutor_id, :from_day, 1, :marked_at)
+ON CONFLICT (tutor_id) DO UPDATE SET
+    from_day = CASE WHEN excluded.from_day < tutor_dirty.from_day
+                    THEN excluded.from_day ELSE tutor_dirty.from_day END,
+    version = tutor_dirty.version + 1,
+    marked_at = excluded.marked_at
+"""
+
+
+def mark_dirty(db: Session, marks: Iterable[tuple[int, date]], now: datetime) -> None:
+    """Record that each tutor's rollups must be recomputed from the given day on."""
+    conn = _conn(db)
+    stamp: Any = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if _is_sqlite(conn) else now
+    sqlite_mode = _is_sqlite(conn)
+    rows = [
+        {"tutor_id": int(t), "from_day": d.isoformat() if sqlite_mode else d, "marked_at": stamp}
+        for t, d in marks
+    ]
+    if rows:
+        conn.execute(text(_MARK_SQL), rows)
+
+
+def claim_dirty(db: Session, limit: int) -> list[tuple[int, date, int]]:
+    """Up to ``limit`` dirty tutors (oldest marks first): (tutor_id, from_day, version)."""
+    rows = db.execute(
+        select(TutorDirty.tutor_id, TutorDirty.from_day, TutorDirty.version)
+        .order_by(TutorDirty.marked_at, TutorDirty.tutor_id)
+        .limit(limit)
+    ).all()
+    return [(int(r[0]), r[1], int(r[2])) for r in rows]
+
+
+def clear_dirty(db: Session, claimed: Sequence[tuple[int, date, int]]) -> None:
+    """Delete the claimed marks whose version did not move while we worked."""
+    if not claimed:
+        return
+    _conn(db).execute(
+        delete(TutorDirty).where(
+            and_(TutorDirty.tutor_id == bindparam("t"), TutorDirty.version == bindparam("v"))
+        ),
+        [{"t": t, "v": v} for t, _, v in claimed],
+    )
+
+
+def count_dirty(db: Session) -> int:
+    return int(db.scalar(select(func.count()).select_from(TutorDirty)) or 0)
+
+
+def distinct_timezones(db: Session) -> list[str]:
+    return [str(z) for z in db.scalars(select(Tutor.timezone).distinct())]
+
+
+def stale_health(db: Session, *, zone: str, today: date, limit: int) -> list[int]:
+    """Tutors of ``zone`` whose snapshot is older than their local ``today`` (or missing)."""
+    stmt = (
+        select(Tutor.id)
+        .outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
+        .where(Tutor.timezone == zone)
+        .where((TutorHealth.local_day.is_(None)) | (TutorHealth.local_day < today))
+        .order_by(Tutor.id)
+        .limit(limit)
+    )
+    return [int(i) for i in db.scalars(stmt)]
+
+
+def all_tutor_ids(db: Session) -> list[int]:
+    return [int(i) for i in db.scalars(select(Tutor.id).order_by(Tutor.id))]
+
+
+def tutor_ids_by_external(db: Session, external_ids: Sequence[str]) -> dict[str, int]:
+    if not external_ids:
+        return {}
+    rows = db.execute(
+        select(Tutor.external_id, Tutor.id).where(Tutor.external_id.in_(list(external_ids)))
+    ).all()
+    return {str(e): int(i) for e, i in rows}
+
+
+# ---- state ----------------------------------------------------------------------
+
+
+def get_state(db: Session, key: str) -> dict[str, Any] | None:
+    row = db.get(EngagementState, key)
+    return None if row is None else dict(row.value)
+
+
+def set_state(db: Session, key: str, value: dict[str, Any], now: datetime) -> None:
+    row = db.get(EngagementState, key)
+    if row is None:
+        db.add(EngagementState(key=key, value=value, updated_at=now))
+    else:
+        row.value = value
+        row.updated_at = now
+    db.flush()
+
+
+# ---- platform ---------------------------------------------------------------------
+
+
+def load_active_pairs(db: Session, start: date, end: date) -> pd.DataFrame:
+    """(tutor_id, day) pairs with a login or a completed session in [start, end]."""
+    rows = db.execute(
+        select(TutorDaily.tutor_id, TutorDaily.day)
+        .where(TutorDaily.day.between(start, end))
+        .where((TutorDaily.logins > 0) | (TutorDaily.sessions_completed > 0))
+    ).all()
+    return pd.DataFrame.from_records(rows, columns=["tutor_id", "day"])
+
+
+_PLATFORM_SUMS = (
+    "logins", "events", "sessions_completed", "rating_sum", "rating_count",
+    "satisfaction_sum", "satisfaction_count", "engagement_sum", "engagement_count",
+    "empathy_sum", "empathy_count", "clarity_sum", "clarity_count",
+)  # fmt: skip
+
+
+def daily_sums(db: Session, start: date, end: date) -> pd.DataFrame:
+    """Platform sums of ``tutor_daily`` counters per day in [start, end]."""
+    columns = [func.sum(getattr(TutorDaily, c)).label(c) for c in _PLATFORM_SUMS]
+    rows = db.execute(
+        select(TutorDaily.day, *columns)
+        .where(TutorDaily.day.between(start, end))
+        .group_by(TutorDaily.day)
+    ).all()
+    frame = pd.DataFrame.from_records(rows, columns=["day", *_PLATFORM_SUMS])
+    return frame.set_index("day")
+
+
+def load_events_between(db: Session, start: date, end: date) -> pd.DataFrame:
+    """Events with their tutor's zone whose UTC date lies in [start, end]."""
+    conn = _conn(db)
+    frame = _frame(
+        conn,
+        "SELECT e.tutor_id, e.event_type, e.occurred_at, t.timezone FROM engagement_event e "
+        "JOIN tutor t ON t.id = e.tutor_id WHERE e.occurred_at >= :a AND e.occurred_at < :b",
+        {"a": _bound_day(conn, start), "b": _bound_day(conn, end)},
+        ["tutor_id", "event_type", "occurred_at", "timezone"],
+    )
+    frame["occurred_at"] = _stamp_series(frame["occurred_at"])
+    return frame
+
+
+def first_active_days(db: Session) -> pd.Series:
+    rows = db.execute(
+        select(TutorHealth.tutor_id, TutorHealth.first_active_on).where(
+            TutorHealth.first_active_on.is_not(None)
+        )
+    ).all()
+    return pd.Series({int(t): d for t, d in rows}, dtype=object)
+
+
+def min_daily_day(db: Session) -> date | None:
+    value = db.scalar(select(func.min(TutorDaily.day)))
+    return value if isinstance(value, date) or value is None else date.fromisoformat(str(value))
+
+
+def replace_platform_daily(db: Session, rows: list[dict[str, Any]], start: date) -> None:
+    conn = _conn(db)
+    conn.execute(delete(PlatformDaily).where(PlatformDaily.day >= start))
+    if rows:
+        conn.execute(insert(PlatformDaily), rows)
+
+
+def replace_platform_weekly(db: Session, rows: list[dict[str, Any]], start: date) -> None:
+    conn = _conn(db)
+    conn.execute(delete(PlatformWeekly).where(PlatformWeekly.week_start >= start))
+    if rows:
+        conn.execute(insert(PlatformWeekly), rows)
