@@ -18,6 +18,7 @@ from tutorpulse.core.db import create_db_engine, make_session_factory
 from tutorpulse.core.logging import configure_logging
 from tutorpulse.core.scheduler import Scheduler, start_scheduler
 from tutorpulse.core.settings import Settings, get_settings
+from tutorpulse.engagement.refresher import Refresher
 from tutorpulse.tutors import api as tutors_api
 from tutorpulse.tutors import pages as tutors_pages
 from tutorpulse.web import audit_api, auth_pages, cron_api, jobs_pages, ops, pages
@@ -78,9 +79,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # (``tutorpulse serve`` and test runners configure it themselves.)
         configure_logging(level=settings.log_level, json_lines=settings.log_json)
     app.state.scheduler = _start_scheduler(app)
+    if settings.engagement_background_refresh:
+        app.state.refresher = Refresher(
+            app.state.session_factory, settings, app.state.clock
+        ).start()
     try:
         yield
     finally:
+        refresher = app.state.refresher
+        if refresher is not None:
+            refresher.stop()
+            app.state.refresher = None
         scheduler = app.state.scheduler
         if scheduler is not None:
             scheduler.shutdown()
@@ -109,6 +118,7 @@ def create_app(
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
     app.state.scheduler = None
+    app.state.refresher = None
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

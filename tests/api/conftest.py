@@ -54,6 +54,8 @@ def settings(database_url: str) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         scheduler_enabled=False,
+        engagement_background_refresh=False,
+        api_key_cache_seconds=0,
         session_max_age_seconds=3600,
     )
 

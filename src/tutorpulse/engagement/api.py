@@ -1,0 +1,259 @@
+"""Engagement JSON API: event tracking (single and batch), timelines and metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from tutorpulse.core.audit import Actor
+from tutorpulse.core.errors import Invalid, PayloadTooLarge
+from tutorpulse.engagement import metrics, service
+from tutorpulse.engagement.schemas import (
+    BatchTrackRequest,
+    BatchTrackResponse,
+    EngagementMetrics,
+    Timeline,
+    TrackRequest,
+    TrackResponse,
+)
+from tutorpulse.web.auth import require_api
+from tutorpulse.web.deps import ClockDep, DbSession, SettingsDep
+
+router = APIRouter(prefix="/api/engagement", tags=["engagement"])
+
+Ingester = Annotated[Actor, Depends(require_api("ingest", "write"))]
+Reader = Annotated[Actor, Depends(require_api("read"))]
+TutorIdPath = Annotated[str, Path(alias="tutorId", min_length=1, max_length=64)]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class _RawJSON(JSONResponse):
+    """A JSON response whose body was already encoded (dates as ISO-8601, UTC as 'Z')."""
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
+
+def _respond(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    content = json.dumps(body, default=_json, separators=(",", ":")).encode()
+    return _RawJSON(content=content, status_code=status, headers=headers)
+
+
+async def _body(request: Request) -> Any:
+    """The JSON body, refusing anything larger than the ingest limit with a 413."""
+    limit = int(request.app.state.settings.ingest_max_body_bytes)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is {declared} bytes; at most {limit} accepted")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"Request body is {len(raw)} bytes; at most {limit} accepted")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid.field("body", "must be a JSON document") from None
+
+
+JsonBody = Annotated[Any, Depends(_body)]
+
+
+def _event_input(value: Any, *, where: str = "body") -> service.EventInput:
+    if not isinstance(value, dict):
+        raise Invalid.field(where, "must be a JSON object")
+    return service.EventInput(
+        tutor_id=value.get("tutorId"),
+        event_type=value.get("eventType"),
+        event_data=value.get("eventData"),
+        timestamp=value.get("timestamp"),
+        event_id=value.get("eventId"),
+    )
+
+
+def _event_json(event: service.TrackedEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "tutorId": event.tutor_id,
+        "eventType": event.event_type,
+        "timestamp": event.timestamp,
+    }
+
+
+def _poke(request: Request) -> None:
+    refresher = getattr(request.app.state, "refresher", None)
+    if refresher is not None:
+        refresher.poke()
+
+
+@router.post(
+    "/track",
+    summary="Track one engagement event",
+    response_model=TrackResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": TrackRequest.model_json_schema()}},
+        }
+    },
+    responses={400: {}, 404: {}, 409: {}, 413: {}},
+)
+def track(
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    _actor: Ingester,
+    body: JsonBody,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", max_length=service.MAX_KEY_LENGTH)
+    ] = None,
+) -> JSONResponse:
+    event = service.record_event(
+        db,
+        item=_event_input(body),
+        idempotency_key=idempotency_key,
+        now=clock.now(),
+        settings=settings,
+    )
+    if not event.replayed:
+        _poke(request)
+    headers = {"Idempotent-Replayed": "true"} if event.replayed else None
+    return _respond({"success": True, "event": _event_json(event)}, headers=headers)
+
+
+@router.post(
+    "/track/batch",
+    summary="Track up to 1,000 events; each item succeeds or fails on its own",
+    response_model=BatchTrackResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": BatchTrackRequest.model_json_schema()}},
+        }
+    },
+    responses={400: {}, 413: {}},
+)
+def track_batch(
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    _actor: Ingester,
+    body: JsonBody,
+) -> JSONResponse:
+    items = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise Invalid.field("events", "required: a JSON array of events")
+    if len(items) > settings.ingest_max_batch:
+        raise PayloadTooLarge(
+            f"{len(items)} events in one batch; at most {settings.ingest_max_batch} accepted"
+        )
+    inputs: list[service.EventInput] = []
+    bad_shape: dict[int, str] = {}
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            inputs.append(_event_input(item))
+        else:
+            bad_shape[index] = "each event must be a JSON object"
+            inputs.append(service.EventInput(None, None))
+    outcomes = service.record_events(db, items=inputs, now=clock.now(), settings=settings)
+    results: list[dict[str, Any]] = []
+    counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    for outcome in outcomes:
+        entry: dict[str, Any] = {"index": outcome.index, "status": outcome.status}
+        if outcome.index in bad_shape:
+            entry.update(status=400, error=bad_shape[outcome.index])
+        elif outcome.event is not None:
+            entry["event"] = _event_json(outcome.event)
+            entry["duplicate"] = outcome.event.replayed
+        else:
+            entry["error"] = outcome.error
+            entry["details"] = [d.as_dict() for d in outcome.details]
+        if entry["status"] == 201:
+            counts["accepted"] += 1
+        elif entry["status"] == 200:
+            counts["duplicates"] += 1
+        else:
+            counts["rejected"] += 1
+        results.append(entry)
+    if counts["accepted"]:
+        _poke(request)
+    return _respond({"success": counts["rejected"] == 0, **counts, "results": results})
+
+
+@router.get(
+    "/tutors/{tutorId}/timeline",
+    response_model=Timeline,
+    summary="A tutor's events, newest first (paged by cursor)",
+)
+def tutor_timeline(
+    db: DbSession,
+    clock: ClockDep,
+    _actor: Reader,
+    tutor_id: TutorIdPath,
+    limit: Annotated[int, Query(ge=1, le=metrics.MAX_PAGE)] = 10,
+    days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    page = metrics.timeline(
+        db, tutor_external_id=tutor_id, limit=limit, days=days, cursor=cursor, now=clock.now()
+    )
+    return _respond(page)
+
+
+@router.get(
+    "/metrics",
+    response_model=EngagementMetrics,
+    summary="A session metric vs the previous period; platform metrics when no tutorId",
+)
+def engagement_metrics(
+    db: DbSession,
+    clock: ClockDep,
+    _actor: Reader,
+    tutor_id: Annotated[str | None, Query(alias="tutorId", min_length=1, max_length=64)] = None,
+    metric_type: Annotated[str, Query(alias="metricType", max_length=30)] = "engagement",
+    period: Annotated[int, Query(ge=1, le=metrics.MAX_DAYS)] = 30,
+    days: Annotated[int | None, Query(ge=1, le=metrics.MAX_DAYS)] = None,
+    include_events: Annotated[bool, Query(alias="includeEvents")] = False,
+    events_limit: Annotated[int, Query(alias="eventsLimit", ge=1, le=metrics.MAX_PAGE)] = 100,
+    events_cursor: Annotated[str | None, Query(alias="eventsCursor", max_length=200)] = None,
+    include_platform: Annotated[bool | None, Query(alias="includePlatform")] = None,
+) -> JSONResponse:
+    now = clock.now()
+    window_days = days if days is not None else period
+    body = metrics.metric_comparison(
+        db,
+        tutor_external_id=tutor_id,
+        metric_type=metric_type,
+        days=window_days,
+        period=period,
+        now=now,
+    )
+    if include_events:
+        window = body["window"]
+        start = datetime.combine(window["start"], datetime.min.time(), tzinfo=now.tzinfo)
+        page = metrics.events_window(
+            db,
+            tutor_external_id=tutor_id,
+            since=start,
+            until=None,
+            limit=events_limit,
+            cursor=events_cursor,
+        )
+        body["events"] = page["events"]
+        body["eventsNextCursor"] = page["nextCursor"]
+    if include_platform if include_platform is not None else tutor_id is None:
+        body["platform"] = metrics.platform_metrics(db, days=window_days, now=now)
+    return _respond(body)
