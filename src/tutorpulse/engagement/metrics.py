@@ -144,7 +144,9 @@ def metric_comparison(
     prev_start = prev_end - timedelta(days=period - 1)
     if tutor_external_id is not None:
         tutor_id = _tutor_or_404(db, tutor_external_id)
-        cur = mrepo.tutor_window_sums(db, tutor_id=tutor_id, metric=metric_type, start=start, end=end)
+        cur = mrepo.tutor_window_sums(
+            db, tutor_id=tutor_id, metric=metric_type, start=start, end=end
+        )
         prev = mrepo.tutor_window_sums(
             db, tutor_id=tutor_id, metric=metric_type, start=prev_start, end=prev_end
         )
@@ -216,14 +218,21 @@ def platform_metrics(db: Session, *, days: int, now: datetime) -> dict[str, Any]
             "previousValue": None if stick_before is None else round(stick_before, 4),
         },
         "series": [
-            {"date": r.day, "dau": r.dau, "wau": r.wau, "mau": r.mau,
-             "stickiness": None if not r.mau else round(r.dau / r.mau, 4)}
+            {
+                "date": r.day,
+                "dau": r.dau,
+                "wau": r.wau,
+                "mau": r.mau,
+                "stickiness": None if not r.mau else round(r.dau / r.mau, 4),
+            }
             for r in window
-        ],  # fmt: skip
+        ],
         "eventTypeCounts": dict(sorted(event_counts.items(), key=lambda kv: -kv[1])),
         "heatmap": {
             "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-            "counts": weekday_hour_matrix([r.day for r in window], [list(r.hourly) for r in window]),
+            "counts": weekday_hour_matrix(
+                [r.day for r in window], [list(r.hourly) for r in window]
+            ),
             "definition": "events per local weekday and hour over the window",
         },
         "lifecycle": [

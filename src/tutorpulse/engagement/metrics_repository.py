@@ -54,7 +54,9 @@ def platform_window_sums(db: Session, *, metric: str, start: date, end: date) ->
 
 def platform_days(db: Session, *, start: date, end: date) -> Sequence[PlatformDaily]:
     return db.scalars(
-        select(PlatformDaily).where(PlatformDaily.day.between(start, end)).order_by(PlatformDaily.day)
+        select(PlatformDaily)
+        .where(PlatformDaily.day.between(start, end))
+        .order_by(PlatformDaily.day)
     ).all()
 
 

@@ -121,7 +121,7 @@ def local_today(now: datetime, zones: pd.Series) -> pd.Series:
 
 
 def _flag(series: pd.Series) -> np.ndarray:
-    return series.fillna(False).astype(bool).to_numpy()
+    return series.astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 def compute_daily(events: pd.DataFrame, sessions: pd.DataFrame, zones: pd.Series) -> pd.DataFrame:

@@ -139,6 +139,21 @@ def write_students(
     )
 
 
+def ids_for(
+    conn: Connection, model: type[Tutor] | type[Student], external_ids: list[str]
+) -> pd.Series:
+    """External id → id for just these ids (those that exist)."""
+    if not external_ids:
+        return pd.Series(dtype="int64")
+    rows = conn.execute(
+        select(model.external_id, model.id).where(model.external_id.in_(external_ids))
+    ).all()
+    if not rows:
+        return pd.Series(dtype="int64")
+    ext, ids = zip(*rows, strict=True)
+    return pd.Series(np.asarray(ids, dtype=np.int64), index=pd.Index(ext))
+
+
 def _map_ids(values: pd.Series, ids: pd.Series) -> np.ndarray:
     position = ids.index.get_indexer(pd.Index(values))
     if (position < 0).any():  # validated earlier; a miss here is a bug, not bad input
@@ -169,8 +184,15 @@ _SESSION_VALUE_COLUMNS = [
 
 
 def write_sessions(
-    conn: Connection, frame: pd.DataFrame, now: datetime, progress: Progress
+    conn: Connection,
+    frame: pd.DataFrame,
+    now: datetime,
+    progress: Progress,
+    *,
+    tutor_ids: pd.Series | None = None,
+    student_ids: pd.Series | None = None,
 ) -> Written:
+    """Upsert sessions; ``tutor_ids``/``student_ids`` (external → id) skip loading all ids."""
     had_sessions = conn.execute(text("SELECT 1 FROM tutor_session LIMIT 1")).first() is not None
     supplied = _col(frame, "is_first_session").astype("boolean")
     derived_mask = supplied.isna()
@@ -178,8 +200,10 @@ def write_sessions(
     if derived_mask.any():
         first[derived_mask] = derive_first_sessions(frame)[derived_mask]
     out = pd.DataFrame({"external_id": frame["session_id"]})
-    out["tutor_id"] = _map_ids(frame["tutor_id"], existing_ids(conn, Tutor))
-    out["student_id"] = _map_ids(frame["student_id"], existing_ids(conn, Student))
+    tutors = existing_ids(conn, Tutor) if tutor_ids is None else tutor_ids
+    students = existing_ids(conn, Student) if student_ids is None else student_ids
+    out["tutor_id"] = _map_ids(frame["tutor_id"], tutors)
+    out["student_id"] = _map_ids(frame["student_id"], students)
     for column in _SESSION_VALUE_COLUMNS:
         if column.name == "is_first_session":
             out[column.name] = first.astype("boolean")

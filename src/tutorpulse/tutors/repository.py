@@ -27,15 +27,16 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from tutorpulse.core.db import UTCDateTime
 from tutorpulse.engagement.models import EngagementEvent, TutorHealth
 from tutorpulse.sessions.models import TutorSession
-from tutorpulse.tutors.models import Tutor
+from tutorpulse.tutors.models import Student, Tutor
 
 DAY_MS = 86_400_000
 POOR_FIRST_SESSION_RATING = 3.5
@@ -478,3 +479,18 @@ def session_days(db: Session, *, now: datetime, days: int) -> list[SessionDay]:
         ).group_by(bucketed.c.bucket)
     ).all()
     return [SessionDay(*(int(v or 0) for v in r)) for r in rows]
+
+
+def first_pair_starts(db: Session, pairs: list[tuple[str, str]]) -> dict[int, datetime]:
+    """Per tutor id: earliest start of its sessions with the given (tutor, student) pairs."""
+    if not pairs:
+        return {}
+    student = aliased(Student)
+    rows = db.execute(
+        select(TutorSession.tutor_id, func.min(TutorSession.scheduled_start))
+        .join(Tutor, Tutor.id == TutorSession.tutor_id)
+        .join(student, student.id == TutorSession.student_id)
+        .where(tuple_(Tutor.external_id, student.external_id).in_(pairs))
+        .group_by(TutorSession.tutor_id)
+    ).all()
+    return {int(t): s for t, s in rows}

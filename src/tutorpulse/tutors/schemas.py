@@ -82,6 +82,13 @@ class HealthSnapshot(ApiModel):
     reschedule_rate_tutor_30d: float | None = None
     reschedule_rate_student_30d: float | None = None
     avg_late_minutes_30d: float | None = None
+    sessions_total: int | None = None
+    first_active_on: date | None = None
+    last_active_on: date | None = None
+    first_completed_on: date | None = None
+    local_day: date | None = Field(
+        None, description="The tutor's local date the 7d/30d windows end on."
+    )
     churn_probability: float | None = None
     churn_risk_level: str | None = None
     risk_drivers: list[dict[str, Any]] | None = None

@@ -10,6 +10,8 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 from scipy import stats as scipy_stats
 from sqlalchemy.orm import Session
 
@@ -18,7 +20,9 @@ from tutorpulse.engagement.models import TutorHealth
 from tutorpulse.sessions import repository as sessions_repository
 from tutorpulse.sessions.schemas import SessionPage, SessionRead
 from tutorpulse.tutors import repository as repo
-from tutorpulse.tutors.models import TUTOR_STATUSES, Tutor
+from tutorpulse.tutors.contract import SESSIONS, ParsedTable, check_references, parse_table
+from tutorpulse.tutors.import_writers import Written, ids_for, write_sessions
+from tutorpulse.tutors.models import TUTOR_STATUSES, Student, Tutor
 from tutorpulse.tutors.schemas import (
     HEALTH_FIELDS,
     RISK_LEVELS,
@@ -65,6 +69,59 @@ _SORT_COLUMNS = {
     )
 }
 assert set(_SORT_COLUMNS) == set(TUTOR_SORTS)
+
+
+# --- session ingestion (shared with the file import) ---------------------------------------
+
+
+class _NoProgress:
+    def stage(self, name: str, total: int) -> None:
+        return None
+
+    def advance(self, rows: int) -> None:
+        return None
+
+
+def parse_session_rows(db: Session, rows: list[dict[str, str | None]]) -> ParsedTable:
+    """Validate session rows (text values, contract or camelCase names) like a sessions file.
+
+    Tutor and student references are checked against the database. Row numbers in
+    the errors are the item indexes.
+    """
+    names = sorted({k for row in rows for k in row})
+    table = pa.table(
+        {name: pa.array([row.get(name) for row in rows], pa.string()) for name in names}
+    )
+    parsed = parse_table(SESSIONS, table, file_label="sessions", line_offset=0)
+    conn = db.connection()
+    for column, model, target in (("tutor_id", Tutor, "tutor"), ("student_id", Student, "student")):
+        if column in parsed.frame:
+            wanted = sorted(set(parsed.frame[column].dropna().astype(str)))
+            check_references(parsed, column, ids_for(conn, model, wanted).index, target)
+    return parsed
+
+
+def write_session_rows(db: Session, frame: pd.DataFrame, *, now: datetime) -> Written:
+    """Upsert validated session rows (the importer's writer, ids resolved for these rows)."""
+    conn = db.connection()
+    return write_sessions(
+        conn,
+        frame,
+        now,
+        _NoProgress(),
+        tutor_ids=ids_for(conn, Tutor, sorted(set(frame["tutor_id"].astype(str)))),
+        student_ids=ids_for(conn, Student, sorted(set(frame["student_id"].astype(str)))),
+    )
+
+
+def tutor_ids_for(db: Session, external_ids: list[str]) -> dict[str, int]:
+    ids = ids_for(db.connection(), Tutor, external_ids)
+    return {str(k): int(v) for k, v in ids.items()}
+
+
+def first_pair_starts(db: Session, pairs: list[tuple[str, str]]) -> dict[int, datetime]:
+    """Per tutor: the earliest start among its sessions with these (tutor, student) pairs."""
+    return repo.first_pair_starts(db, pairs)
 
 
 # --- compatibility endpoints --------------------------------------------------------------
