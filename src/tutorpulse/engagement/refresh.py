@@ -219,7 +219,7 @@ def refresh_platform(db: Session, *, start: date, now: datetime) -> int:
             "dau": int(dau.get(day, 0)),
             "wau": int(wau[day]),
             "mau": int(mau[day]),
-            "event_counts": types,
+            "event_counts": dict(sorted(types.items())),
             "hourly": hours,
             "computed_at": now,
         }

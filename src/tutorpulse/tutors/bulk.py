@@ -48,6 +48,10 @@ _POW10 = [10**k for k in range(7)]
 
 def format_sqlite_timestamps(values: pd.Series) -> list[str | None]:
     """UTC timestamps → SQLAlchemy's SQLite text (``YYYY-MM-DD HH:MM:SS.ffffff``), vectorised."""
+    if not isinstance(values.dtype, pd.DatetimeTZDtype):
+        if values.isna().all():  # an absent optional column
+            return [None] * len(values)
+        values = pd.to_datetime(values, utc=True)
     arr = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     missing = np.isnat(arr)
     us = np.where(missing, 0, arr.astype(np.int64))

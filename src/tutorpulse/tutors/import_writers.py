@@ -234,7 +234,10 @@ def write_sessions(
 
 
 def _rederive_first_sessions(conn: Connection, pairs: pd.DataFrame) -> None:
-    """Recompute derived first-session flags for pairs that already had sessions stored."""
+    """Recompute derived first-session flags for pairs that already had sessions stored.
+
+    A pair whose sessions were all cancelled or rescheduled has no first session.
+    """
     unique = pairs.drop_duplicates()
     conn.execute(
         text("CREATE TEMP TABLE IF NOT EXISTS _import_pairs (student_id INTEGER, tutor_id INTEGER)")
@@ -247,12 +250,12 @@ def _rederive_first_sessions(conn: Connection, pairs: pd.DataFrame) -> None:
     conn.execute(
         text(
             """
-            UPDATE tutor_session SET is_first_session = (id = (
+            UPDATE tutor_session SET is_first_session = COALESCE(id = (
                 SELECT s2.id FROM tutor_session s2
                 WHERE s2.student_id = tutor_session.student_id
                   AND s2.tutor_id = tutor_session.tutor_id
                   AND s2.status NOT IN ('cancelled', 'rescheduled')
-                ORDER BY s2.scheduled_start, s2.external_id LIMIT 1))
+                ORDER BY s2.scheduled_start, s2.external_id LIMIT 1), 1 = 0)
             WHERE first_session_derived
               AND EXISTS (SELECT 1 FROM _import_pairs p
                           WHERE p.student_id = tutor_session.student_id
