@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +38,15 @@ ADMIN_EMAIL = "admin@tutorpulse.local"
 def _remove_sqlite_files(database: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+
+# Jobs whose output later jobs read run first; the rest follow by name.
+FIRST_JOBS = ("engagement.rebuild", "risk.train", "risk.score", "alerts.generate")
+
+
+def _job_order(jobs: Mapping[str, object]) -> list[str]:
+    first = [name for name in FIRST_JOBS if name in jobs]
+    return first + sorted(name for name in jobs if name not in first)
 
 
 def demo(
@@ -87,7 +97,7 @@ def demo(
 
     factory = make_session_factory(engine)
     load_job_modules()
-    for name in sorted(registered_jobs()):
+    for name in _job_order(registered_jobs()):
         try:
             with console.status(f"running job {name}…"):
                 run = run_job(

@@ -278,6 +278,8 @@ def rebuild(
     params = health_params(settings)
     result = RefreshResult()
     with unit_of_work(session_factory) as db:
+        # Marks made before now are covered by the rebuild, which reads the data after this.
+        repo.clear_all_dirty(db)
         ids = repo.all_tutor_ids(db)
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]

@@ -211,15 +211,24 @@ ON CONFLICT (tutor_id) DO UPDATE SET
 
 def mark_dirty(db: Session, marks: Iterable[tuple[int, date]], now: datetime) -> None:
     """Record that each tutor's rollups must be recomputed from the given day on."""
-    conn = _conn(db)
-    stamp: Any = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if _is_sqlite(conn) else now
+    mark_dirty_conn(_conn(db), marks, now)
+
+
+def mark_dirty_conn(conn: Connection, marks: Iterable[tuple[int, date]], now: datetime) -> None:
     sqlite_mode = _is_sqlite(conn)
+    stamp: Any = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite_mode else now
     rows = [
         {"tutor_id": int(t), "from_day": d.isoformat() if sqlite_mode else d, "marked_at": stamp}
         for t, d in marks
     ]
-    if rows:
-        conn.execute(text(_MARK_SQL), rows)
+    for start in range(0, len(rows), 5000):
+        conn.execute(text(_MARK_SQL), rows[start : start + 5000])
+
+
+def clear_all_dirty(db: Session) -> int:
+    """Drop every mark (a full rebuild covers them); returns how many there were."""
+    result = _conn(db).execute(delete(TutorDirty))
+    return int(result.rowcount or 0)
 
 
 def claim_dirty(db: Session, limit: int) -> list[tuple[int, date, int]]:

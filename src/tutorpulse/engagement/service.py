@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -318,3 +318,10 @@ def mark_tutors_dirty(db: Session, *, marks: Iterable[tuple[int, date]], now: da
     Called by other ingestion paths (sessions API, file import).
     """
     repo.mark_dirty(db, marks, now)
+
+
+def mark_imported_dirty(
+    conn: Connection, *, marks: Iterable[tuple[int, date]], now: datetime
+) -> None:
+    """The file importer's variant: marks inside the import's own connection/transaction."""
+    repo.mark_dirty_conn(conn, marks, now)

@@ -46,7 +46,7 @@ async def _body(request: Request) -> Any:
     response_model_by_alias=True,
     summary="Upsert sessions by sessionId (bookings, status changes, ratings, reschedules)",
     description=(
-        "Body: `{\"sessions\": [...]}` (or a bare array) of up to INGEST_MAX_BATCH rows using "
+        'Body: `{"sessions": [...]}` (or a bare array) of up to INGEST_MAX_BATCH rows using '
         "the data contract's session columns in camelCase or snake_case (docs/import.md). "
         "Validated exactly like a sessions file; any invalid row rejects the whole request "
         "with every problem listed (field `sessions[i].column`) and nothing is stored."

@@ -138,6 +138,11 @@ def import_command(
     rejects: Path = typer.Option(
         Path("var/rejects.csv"), help="Where --skip-invalid writes rejected rows."
     ),
+    refresh_health: bool = typer.Option(
+        True,
+        "--refresh/--no-refresh",
+        help="Recompute the affected tutors' health right away (else the scheduler does it).",
+    ),
 ) -> None:
     """Import the data contract files (idempotent upserts; nothing loads if any row is invalid)."""
     settings = get_settings()
@@ -166,3 +171,7 @@ def import_command(
         err_console.print(
             f"[yellow]{report.rejected_rows:,} row(s) skipped[/yellow]; reasons in {rejects}"
         )
+    if refresh_health:
+        from tutorpulse.engagement.cli import refresh_until_done
+
+        refresh_until_done(settings)

@@ -13,7 +13,7 @@ import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine
 
 from tutorpulse.core.errors import AppError, ErrorDetail, Invalid
+from tutorpulse.engagement import service as engagement_service
 from tutorpulse.tutors.contract import (
     SPECS,
     ParsedTable,
@@ -235,8 +236,41 @@ def import_files(
         reports[name].updated = written.result.updated
         report.derived_first_sessions += written.derived_first_sessions
         reports[name].seconds = time.perf_counter() - t0
+    _mark_dirty(conn, parsed, now)
     report.write_seconds = time.perf_counter() - write_started
     return report
+
+
+EPOCH_DAY = date(1970, 1, 1)
+
+
+def _mark_dirty(conn: Connection, parsed: dict[str, ParsedTable], now: datetime) -> None:
+    """Tell the engagement refresh which tutors' rollups the imported rows touch, and from when.
+
+    Sessions and events mark their tutor from the day before their earliest
+    timestamp; a tutor row (its time zone may have changed) marks the whole history.
+    """
+    earliest: dict[str, date] = {}
+    for name, column in (("sessions", "scheduled_start"), ("events", "occurred_at")):
+        if name not in parsed:
+            continue
+        frame = parsed[name].frame
+        if frame.empty or column not in frame:
+            continue
+        first = frame.groupby("tutor_id")[column].min().dropna()
+        for tutor, stamp in first.items():
+            day = (stamp - pd.Timedelta(days=1)).date()
+            key = str(tutor)
+            if key not in earliest or day < earliest[key]:
+                earliest[key] = day
+    if "tutors" in parsed:
+        for tutor in parsed["tutors"].frame["tutor_id"].dropna().astype(str):
+            earliest[tutor] = EPOCH_DAY
+    if not earliest:
+        return
+    ids = existing_ids(conn, Tutor)
+    marks = [(int(ids[t]), d) for t, d in earliest.items() if t in ids.index]
+    engagement_service.mark_imported_dirty(conn, marks=marks, now=now)
 
 
 def import_directory(
