@@ -211,10 +211,13 @@ class Factory:
         self.db.flush()
 
     def health(self, tutor: Tutor, **fields: Any) -> TutorHealth:
-        values: dict[str, Any] = {"tutor_id": tutor.id, "as_of": NOW, "computed_at": NOW}
-        values.update(fields)
-        row = TutorHealth(**values)
-        self.db.add(row)
+        """Set health fields (creating the row, or updating the one a refresh made)."""
+        row = self.db.get(TutorHealth, tutor.id)
+        if row is None:
+            row = TutorHealth(tutor_id=tutor.id, as_of=NOW, computed_at=NOW)
+            self.db.add(row)
+        for name, value in fields.items():
+            setattr(row, name, value)
         self.db.flush()
         return row
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.core.errors import ErrorDetail, Invalid, NotFound
 from tutorpulse.engagement import metrics_repository as mrepo
+from tutorpulse.engagement.models import PlatformDaily
 from tutorpulse.engagement.platform import week_start, weekday_hour_matrix
 
 METRIC_TYPES = tuple(mrepo.METRIC_COLUMNS)
@@ -271,3 +272,7 @@ def _round(value: float | None) -> float | None:
 
 def streak_leaderboard(db: Session, *, limit: int) -> list[dict[str, Any]]:
     return mrepo.streak_leaders(db, limit=limit)
+
+
+def platform_day_rows(db: Session, *, days: int, end: date) -> list[PlatformDaily]:
+    return list(mrepo.platform_days(db, start=end - timedelta(days=days - 1), end=end))

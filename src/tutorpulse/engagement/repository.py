@@ -319,7 +319,9 @@ def load_active_pairs(db: Session, start: date, end: date) -> pd.DataFrame:
 
 
 _PLATFORM_SUMS = (
-    "logins", "events", "sessions_completed", "rating_sum", "rating_count",
+    "logins", "events", "sessions_completed", "sessions_booked", "sessions_due",
+    "tutor_no_shows", "student_no_shows", "sessions_cancelled", "sessions_rescheduled",
+    "rescheduled_by_tutor", "rescheduled_by_student", "rating_sum", "rating_count",
     "satisfaction_sum", "satisfaction_count", "engagement_sum", "engagement_count",
     "empathy_sum", "empathy_count", "clarity_sum", "clarity_count",
 )  # fmt: skip

@@ -30,6 +30,9 @@ DAILY_COUNTERS: tuple[str, ...] = (
     "cancelled_by_student",
     "rescheduled_by_tutor",
     "rescheduled_by_student",
+    "sessions_due",
+    "sessions_cancelled",
+    "sessions_rescheduled",
     "rating_sum",
     "rating_count",
     "satisfaction_sum",
@@ -173,6 +176,9 @@ def _session_counters(sessions: pd.DataFrame, zones: pd.Series) -> pd.DataFrame:
     out["cancelled_by_student"] = (cancelled & (cancelled_by == "student")).astype(np.int64)
     out["rescheduled_by_tutor"] = (rescheduled & (rescheduled_by == "tutor")).astype(np.int64)
     out["rescheduled_by_student"] = (rescheduled & (rescheduled_by == "student")).astype(np.int64)
+    out["sessions_due"] = (status != "scheduled").astype(np.int64).to_numpy()
+    out["sessions_cancelled"] = cancelled.astype(np.int64)
+    out["sessions_rescheduled"] = rescheduled.astype(np.int64)
     for sum_col, count_col, source in _SCORES:
         values = pd.to_numeric(s[source], errors="coerce").to_numpy(dtype=float)
         present = completed & ~np.isnan(values)
@@ -290,15 +296,12 @@ def compute_health(
     out["active_days_30d"] = (
         pd.Series(active & in30, index=d.index).groupby(d["tutor_id"]).sum()
     ).reindex(t.index, fill_value=0)
-    done = total("sessions_completed", in30)
-    tutor_ns = total("tutor_no_shows", in30)
-    student_ns = total("student_no_shows", in30)
-    cancelled = total("cancelled_by_tutor", in30) + total("cancelled_by_student", in30)
-    out["completion_rate_30d"] = _ratio(done, done + tutor_ns + student_ns + cancelled)
-    out["tutor_no_show_rate_30d"] = _ratio(tutor_ns, done + tutor_ns + student_ns)
-    booked = total("sessions_booked", in30)
-    out["reschedule_rate_tutor_30d"] = _ratio(total("rescheduled_by_tutor", in30), booked)
-    out["reschedule_rate_student_30d"] = _ratio(total("rescheduled_by_student", in30), booked)
+    # Rates share one denominator: sessions with a recorded outcome (status not 'scheduled').
+    due = total("sessions_due", in30)
+    out["completion_rate_30d"] = _ratio(total("sessions_completed", in30), due)
+    out["tutor_no_show_rate_30d"] = _ratio(total("tutor_no_shows", in30), due)
+    out["reschedule_rate_tutor_30d"] = _ratio(total("rescheduled_by_tutor", in30), due)
+    out["reschedule_rate_student_30d"] = _ratio(total("rescheduled_by_student", in30), due)
     out["avg_late_minutes_30d"] = _ratio(total("late_minutes_sum", in30), total("late_count", in30))
     out["first_active_on"] = day_stat(active, "min")
     out["last_active_on"] = day_stat(active, "max")

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.core.errors import Conflict, ErrorDetail, Invalid, NotFound
 from tutorpulse.core.settings import Settings
+from tutorpulse.engagement import metrics
 from tutorpulse.engagement import repository as repo
-from tutorpulse.engagement.models import EngagementEvent
+from tutorpulse.engagement.models import EngagementEvent, PlatformDaily
 from tutorpulse.tutors.models import Tutor
 
 MAX_KEY_LENGTH = 128
@@ -325,3 +326,13 @@ def mark_imported_dirty(
 ) -> None:
     """The file importer's variant: marks inside the import's own connection/transaction."""
     repo.mark_dirty_conn(conn, marks, now)
+
+
+def platform_days(db: Session, *, days: int, end: date) -> list[PlatformDaily]:
+    """Rows of the platform rollup for the ``days`` days ending on ``end`` (oldest first)."""
+    return metrics.platform_day_rows(db, days=days, end=end)
+
+
+def last_complete_day(db: Session, *, now: datetime) -> date:
+    """The day before the platform rollup's latest (today's, still partial) day."""
+    return metrics.today_for(db, now) - timedelta(days=1)

@@ -7,7 +7,7 @@ turns the aggregates into schemas (ratios, changes, intervals). It never commits
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -16,6 +16,7 @@ from scipy import stats as scipy_stats
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.errors import Invalid, NotFound
+from tutorpulse.engagement import service as engagement_service
 from tutorpulse.engagement.models import TutorHealth
 from tutorpulse.sessions import repository as sessions_repository
 from tutorpulse.sessions.schemas import SessionPage, SessionRead
@@ -342,27 +343,27 @@ _HOW = {
         "earlier. Line: roster size at the end of each of the last 28 days."
     ),
     "active_7d": (
-        "Distinct tutors with a login event or a completed session in the 7 days before "
-        "the as-of time. Change: against the 7 days before that. Line: distinct tutors "
-        "active each day."
+        "Distinct tutors with a login or a completed session in the last 7 complete local "
+        "days (each tutor's own calendar day; today is left out). Change: against the same "
+        "count 7 days earlier. Line: tutors active each day (DAU), from the rollups."
     ),
     "sessions_7d": (
-        "Completed sessions whose scheduled start falls in the 7 days before the as-of "
-        "time. Change: against the 7 days before that. Line: completed sessions per day."
+        "Completed sessions whose scheduled start falls in the last 7 local days. "
+        "Change: against the 7 days before that. Line: completed sessions per day."
     ),
     "completion_rate": (
         "Completed sessions ÷ sessions with a recorded outcome (every status except a "
-        "still-'scheduled' booking), by scheduled start, last 7 days. Change in "
+        "still-'scheduled' booking), by scheduled local day, last 7 days. Change in "
         "percentage points against the 7 days before. Line: the daily rate."
     ),
     "tutor_no_show_rate": (
-        "Tutor no-shows ÷ sessions with a recorded outcome, by scheduled start, last 7 "
-        "days. Change in percentage points against the 7 days before. Line: daily rate."
+        "Tutor no-shows ÷ sessions with a recorded outcome, by scheduled local day, last "
+        "7 days. Change in percentage points against the 7 days before. Line: daily rate."
     ),
     "reschedule_rate": (
         "Rescheduled sessions (by tutor or student) ÷ sessions with a recorded outcome, "
-        "by scheduled start, last 7 days. Change in percentage points against the 7 days "
-        "before. Line: daily rate."
+        "by scheduled local day, last 7 days. Change in percentage points against the 7 "
+        "days before. Line: daily rate."
     ),
 }
 
@@ -390,34 +391,49 @@ def _points(now: datetime, values: list[float | None]) -> list[KpiPoint]:
 
 
 def get_overview(db: Session, *, now: datetime) -> Overview:
-    """Six live KPIs over the 7 days before ``now`` with change and a 28-day daily line."""
+    """Six KPIs over the last 7 complete local days with change and a 28-day daily line.
+
+    Activity and session figures come from the engagement rollups (``platform_daily``,
+    kept current by the refresh), so the page reads a few dozen rows. Today is left
+    out: a partial day would bias every week-over-week change downwards.
+    """
     days = OVERVIEW_DAYS
     window = KPI_WINDOW_DAYS
-    # Position p (0 = oldest) covers day bucket b = days - 1 - p.
-    buckets = list(range(days - 1, -1, -1))
-
     roster = repo.roster_sizes(db, at=[now - timedelta(days=days - i) for i in range(days + 1)])
-    daily_active, active_now, active_before = repo.active_tutors(db, now=now, days=days)
-    by_bucket = {d.bucket: d for d in repo.session_days(db, now=now, days=days)}
+    last_day = engagement_service.last_complete_day(db, now=now)
+    rows = engagement_service.platform_days(db, days=days, end=last_day)
+    by_pos = {days - 1 - (last_day - r.day).days: r for r in rows}
+    day_starts = [
+        datetime.combine(last_day - timedelta(days=days - 1 - p), time.min, tzinfo=UTC)
+        for p in range(days)
+    ]
+
+    def day_points(values: list[float | None]) -> list[KpiPoint]:
+        return [
+            KpiPoint(start=start, end=start + timedelta(days=1), value=v)
+            for start, v in zip(day_starts, values, strict=True)
+        ]
+
+    def value(pos: int, attr: str) -> int:
+        row = by_pos.get(pos)
+        return int(getattr(row, attr)) if row is not None else 0
 
     def day_sum(attr: str, first: int, last: int) -> int:
-        return sum(getattr(by_bucket[b], attr) for b in range(first, last + 1) if b in by_bucket)
+        return sum(value(p, attr) for p in range(first, last + 1))
 
     def window_rate(attr: str, first: int) -> float | None:
         return _ratio(
-            day_sum(attr, first, first + window - 1), day_sum("due", first, first + window - 1)
+            day_sum(attr, first, first + window - 1),
+            day_sum("sessions_due", first, first + window - 1),
         )
 
     def daily(attr: str) -> list[float | None]:
-        return [float(getattr(by_bucket[b], attr)) if b in by_bucket else 0.0 for b in buckets]
+        return [float(value(p, attr)) for p in range(days)]
 
     def daily_rate(attr: str) -> list[float | None]:
-        out: list[float | None] = []
-        for b in buckets:
-            day = by_bucket.get(b)
-            out.append(_ratio(getattr(day, attr), day.due) if day else None)
-        return out
+        return [_ratio(value(p, attr), value(p, "sessions_due")) for p in range(days)]
 
+    last, prev = days - window, days - 2 * window
     kpis = [
         Kpi(
             key="tutors",
@@ -436,18 +452,18 @@ def get_overview(db: Session, *, now: datetime) -> Overview:
             key="active_7d",
             label="Active tutors (7 days)",
             unit="count",
-            value=active_now,
-            previous=active_before,
-            change=_count_change(active_now, active_before),
+            value=value(days - 1, "wau"),
+            previous=value(days - 1 - window, "wau"),
+            change=_count_change(value(days - 1, "wau"), value(days - 1 - window, "wau")),
             change_unit="%",
             better="up",
             how=_HOW["active_7d"],
             series_label="Tutors active each day",
-            series=_points(now, [float(daily_active.get(b, 0)) for b in buckets]),
+            series=day_points(daily("dau")),
         ),
     ]
-    completed_now = day_sum("completed", 0, window - 1)
-    completed_before = day_sum("completed", window, 2 * window - 1)
+    completed_now = day_sum("sessions_completed", last, days - 1)
+    completed_before = day_sum("sessions_completed", prev, last - 1)
     kpis.append(
         Kpi(
             key="sessions_7d",
@@ -460,28 +476,28 @@ def get_overview(db: Session, *, now: datetime) -> Overview:
             better="up",
             how=_HOW["sessions_7d"],
             series_label="Completed sessions per day",
-            series=_points(now, daily("completed")),
+            series=day_points(daily("sessions_completed")),
         )
     )
     for key, label, attr, better in (
-        ("completion_rate", "Completion rate", "completed", "up"),
+        ("completion_rate", "Completion rate", "sessions_completed", "up"),
         ("tutor_no_show_rate", "Tutor no-show rate", "tutor_no_shows", "down"),
-        ("reschedule_rate", "Reschedule rate", "rescheduled", "down"),
+        ("reschedule_rate", "Reschedule rate", "sessions_rescheduled", "down"),
     ):
-        value, previous = window_rate(attr, 0), window_rate(attr, window)
+        current, previous = window_rate(attr, last), window_rate(attr, prev)
         kpis.append(
             Kpi(
                 key=key,
                 label=label,
                 unit="rate",
-                value=value,
+                value=current,
                 previous=previous,
-                change=_rate_change(value, previous),
+                change=_rate_change(current, previous),
                 change_unit="pp",
                 better="up" if better == "up" else "down",
                 how=_HOW[key],
                 series_label=f"{label} per day",
-                series=_points(now, daily_rate(attr)),
+                series=day_points(daily_rate(attr)),
             )
         )
     return Overview(as_of=now, window_days=window, kpis=kpis)

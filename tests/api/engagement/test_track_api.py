@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
 from tests.api.conftest import NOW, Factory
+
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement.models import EngagementEvent, TutorDirty
 from tutorpulse.tutors.models import Tutor
@@ -27,7 +27,9 @@ def _events(db: Session) -> int:
     return int(db.scalar(select(func.count()).select_from(EngagementEvent)) or 0)
 
 
-def test_original_curl_example_tracks_a_login(ingest: TestClient, factory: Factory, db: Session) -> None:
+def test_original_curl_example_tracks_a_login(
+    ingest: TestClient, factory: Factory, db: Session
+) -> None:
     tutor = factory.tutor("T0001")
     response = ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"})
     assert response.status_code == 200, response.text
@@ -39,7 +41,8 @@ def test_original_curl_example_tracks_a_login(ingest: TestClient, factory: Facto
     db.refresh(tutor)
     assert tutor.last_login_at == NOW
     dirty = db.get(TutorDirty, tutor.id)
-    assert dirty is not None and dirty.from_day <= NOW.date()
+    assert dirty is not None
+    assert dirty.from_day <= NOW.date()
 
 
 @pytest.mark.parametrize(
@@ -73,32 +76,52 @@ def test_future_timestamps_beyond_the_skew_are_refused(
     skew = settings.ingest_max_future_skew_seconds
     ok = (NOW + timedelta(seconds=skew)).isoformat()
     late = (NOW + timedelta(seconds=skew + 1)).isoformat()
-    assert ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login", "timestamp": ok}).status_code == 200
-    response = ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login", "timestamp": late})
+    assert (
+        ingest.post(
+            "/api/engagement/track",
+            json={"tutorId": "T0001", "eventType": "login", "timestamp": ok},
+        ).status_code
+        == 200
+    )
+    response = ingest.post(
+        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login", "timestamp": late}
+    )
     assert response.status_code == 400
     assert response.json()["details"][0]["field"] == "timestamp"
 
 
 def test_malformed_json_is_a_400_and_oversized_body_a_413(
-    app_factory: Callable[..., FastAPI], settings: Settings, api_key: Callable[..., str], factory: Factory
+    app_factory: Callable[..., FastAPI],
+    settings: Settings,
+    api_key: Callable[..., str],
+    factory: Factory,
 ) -> None:
     factory.tutor("T0001")
     small = settings.model_copy(update={"ingest_max_body_bytes": 1024})
     c = TestClient(app_factory(small))
     c.headers["Authorization"] = f"Bearer {api_key('ingest')}"
-    bad = c.post("/api/engagement/track", content=b"{not json", headers={"content-type": "application/json"})
+    bad = c.post(
+        "/api/engagement/track", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert bad.status_code == 400
-    big = c.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login", "eventData": {"x": "y" * 2000}})
+    big = c.post(
+        "/api/engagement/track",
+        json={"tutorId": "T0001", "eventType": "login", "eventData": {"x": "y" * 2000}},
+    )
     assert big.status_code == 413
 
 
-def test_needs_ingest_or_write_scope(client: TestClient, api_key: Callable[..., str], factory: Factory) -> None:
+def test_needs_ingest_or_write_scope(
+    client: TestClient, api_key: Callable[..., str], factory: Factory
+) -> None:
     factory.tutor("T0001")
     body = {"tutorId": "T0001", "eventType": "login"}
     assert client.post("/api/engagement/track", json=body).status_code == 401
     for scope, expected in (("read", 403), ("write", 200), ("ingest", 200)):
         headers = {"Authorization": f"Bearer {api_key(scope)}"}
-        assert client.post("/api/engagement/track", json=body, headers=headers).status_code == expected
+        assert (
+            client.post("/api/engagement/track", json=body, headers=headers).status_code == expected
+        )
 
 
 def test_replay_with_event_id_or_header_stores_nothing_new(
@@ -112,11 +135,17 @@ def test_replay_with_event_id_or_header_stores_nothing_new(
     assert again.json() == first.json()
     assert again.headers.get("Idempotent-Replayed") == "true"
     header = {"Idempotency-Key": "hdr-7"}
-    a = ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=header)
-    b = ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=header)
+    a = ingest.post(
+        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=header
+    )
+    b = ingest.post(
+        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=header
+    )
     assert a.json() == b.json()
     assert _events(db) == 2
-    clash = ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login", "eventId": "evt-1"})
+    clash = ingest.post(
+        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login", "eventId": "evt-1"}
+    )
     assert clash.status_code == 409
     assert _events(db) == 2
 
@@ -127,12 +156,24 @@ def test_last_login_only_moves_forward_under_out_of_order_events(
     tutor = factory.tutor("T0001")
     stamps = [NOW - timedelta(hours=h) for h in (5, 1, 9, 3, 12)]
     for stamp in stamps:
-        ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login", "timestamp": stamp.isoformat()})
+        ingest.post(
+            "/api/engagement/track",
+            json={"tutorId": "T0001", "eventType": "login", "timestamp": stamp.isoformat()},
+        )
     db.refresh(tutor)
     assert tutor.last_login_at == max(stamps)
-    ingest.post("/api/engagement/track/batch", json={"events": [
-        {"tutorId": "T0001", "eventType": "login", "timestamp": (NOW - timedelta(days=3)).isoformat()},
-    ]})
+    ingest.post(
+        "/api/engagement/track/batch",
+        json={
+            "events": [
+                {
+                    "tutorId": "T0001",
+                    "eventType": "login",
+                    "timestamp": (NOW - timedelta(days=3)).isoformat(),
+                },
+            ]
+        },
+    )
     db.refresh(tutor)
     assert tutor.last_login_at == max(stamps)
 
@@ -142,7 +183,9 @@ def test_batch_reports_each_item_and_keeps_the_valid_ones(
 ) -> None:
     factory.tutor("T0001")
     factory.tutor("T0002")
-    ingest.post("/api/engagement/track", json={"tutorId": "T0002", "eventType": "login", "eventId": "seen"})
+    ingest.post(
+        "/api/engagement/track", json={"tutorId": "T0002", "eventType": "login", "eventId": "seen"}
+    )
     events = [
         {"tutorId": "T0001", "eventType": "login"},
         {"tutorId": "T0404", "eventType": "login"},
@@ -175,5 +218,10 @@ def test_batch_over_the_limit_is_413_and_stores_nothing(
 
 
 def test_unknown_tutor_in_db_never_gets_a_login(ingest: TestClient, db: Session) -> None:
-    assert ingest.post("/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}).status_code == 404
+    assert (
+        ingest.post(
+            "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}
+        ).status_code
+        == 404
+    )
     assert db.scalar(select(func.count()).select_from(Tutor)) == 0

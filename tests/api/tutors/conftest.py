@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tutorpulse.core.settings import Settings
+from tutorpulse.engagement import refresh
 from tutorpulse.tutors.models import Tutor
 
 H = timedelta(hours=1)
@@ -101,4 +103,6 @@ def world(factory: Any, now: datetime) -> World:
     f.event(t4, now - 9 * D + H, "login")
     f.event(t1, now - 2 * D + 5 * H, "login")
     f.event(t2, now - D + 3 * H, "profile_updated")
+    # The overview reads the engagement rollups: build them as the refresh job would.
+    refresh.rebuild(lambda: f.db, settings=Settings(_env_file=None), now_fn=lambda: now)  # type: ignore[arg-type, call-arg]
     return World(now=now, tutors={t.external_id: t for t in (t1, t2, t3, t4, t5, t6)})

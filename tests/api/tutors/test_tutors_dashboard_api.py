@@ -100,8 +100,11 @@ def test_tutors_sorted_by_churn_over_the_whole_result_then_id(scored: Any, api: 
     assert page["total"] == 6
 
 
-def test_tutor_rows_are_camel_case_with_health_or_nulls(scored: Any, api: Any) -> None:
-    rows = {r["tutorId"]: r for r in api("/api/dashboard/tutors")["tutors"]}
+def test_tutor_rows_are_camel_case_with_health_or_nulls(
+    scored: Any, api: Any, factory: Any
+) -> None:
+    factory.tutor("T0099", name="Gil New")  # created after the last refresh: no health row yet
+    rows = {r["tutorId"]: r for r in api("/api/dashboard/tutors", limit=200)["tutors"]}
     ann = rows["T0001"]
     assert ann["name"] == "Ann Alvarez"
     assert ann["email"] == "ann@example.test"
@@ -115,7 +118,7 @@ def test_tutor_rows_are_camel_case_with_health_or_nulls(scored: Any, api: Any) -
     assert ann["currentLoginStreak"] == 3
     assert ann["churnProbability"] == 0.8
     assert ann["churnRiskLevel"] == "high"
-    cara = rows["T0003"]  # no health row at all
+    newcomer = rows["T0099"]  # no health row at all
     for field in (
         "sessions7d",
         "avgRating30d",
@@ -123,7 +126,7 @@ def test_tutor_rows_are_camel_case_with_health_or_nulls(scored: Any, api: Any) -
         "daysSinceLastLogin",
         "healthAsOf",
     ):
-        assert cara[field] is None
+        assert newcomer[field] is None
     assert not any("_" in key for key in ann)
 
 
@@ -283,7 +286,15 @@ def test_tutor_detail(world: Any, api: Any) -> None:
     assert live["rescheduleRate30d"] == pytest.approx(0.2)
     assert live["firstSessionCount"] == 2
     assert live["firstSessionAvgRating"] == 3.5
-    assert body["health"] is None
+    health = body["health"]  # rebuilt from the same rows by the engagement refresh
+    assert (health["sessions7d"], health["sessions30d"], health["sessionsTotal"]) == (2, 3, 4)
+    assert health["avgRating30d"] == pytest.approx(live["avgRating30d"])
+    assert health["tutorNoShowRate30d"] == pytest.approx(live["tutorNoShowRate30d"])
+    assert health["rescheduleRateTutor30d"] == pytest.approx(live["rescheduleRate30d"])
+    assert (health["firstSessionCount"], health["firstSessionAvgRating"]) == (2, 3.5)
+    assert health["poorFirstSessionFlag"] is False
+    assert (health["currentLoginStreak"], health["longestLoginStreak"]) == (0, 1)
+    assert health["localDay"] == "2025-03-01"
     weeks = body["ratingsByWeek"]
     assert len(weeks) == 12
     this_week, last_week = weeks[-1], weeks[-2]

@@ -72,10 +72,24 @@ def _seed(db: Session) -> tuple[list[str], list[str]]:
     return tutors, students
 
 
-def _session_item(rng: random.Random, sid: str, tutor: str, student: str, now: datetime) -> dict[str, Any]:
+def _session_item(
+    rng: random.Random, sid: str, tutor: str, student: str, now: datetime
+) -> dict[str, Any]:
     start = now - timedelta(days=rng.randint(-3, 50), hours=rng.randint(0, 23))
-    status = "scheduled" if start > now else rng.choice(
-        ["completed", "completed", "completed", "tutor_no_show", "student_no_show", "cancelled", "rescheduled"]
+    status = (
+        "scheduled"
+        if start > now
+        else rng.choice(
+            [
+                "completed",
+                "completed",
+                "completed",
+                "tutor_no_show",
+                "student_no_show",
+                "cancelled",
+                "rescheduled",
+            ]
+        )
     )
     item: dict[str, Any] = {
         "sessionId": sid, "tutorId": tutor, "studentId": student, "subject": "Math",
@@ -107,7 +121,7 @@ def test_incremental_refresh_equals_rebuild_after_random_ingests(db: Session, se
         return db
 
     sessions: list[str] = []
-    for step in range(160):
+    for _step in range(160):
         op = rng.random()
         now = clock.now()
         if op < 0.45:
@@ -147,7 +161,9 @@ def test_incremental_refresh_equals_rebuild_after_random_ingests(db: Session, se
     refresh.rebuild(factory, settings=settings, now_fn=clock.now)  # type: ignore[arg-type]
     rebuilt = _snapshot(db)
     for table in incremental:
-        pd.testing.assert_frame_equal(incremental[table], rebuilt[table], check_dtype=False, obj=table)
+        pd.testing.assert_frame_equal(
+            incremental[table], rebuilt[table], check_dtype=False, obj=table
+        )
 
 
 def test_a_new_event_reaches_health_on_the_next_refresh(db: Session) -> None:
@@ -157,7 +173,9 @@ def test_a_new_event_reaches_health_on_the_next_refresh(db: Session) -> None:
     refresh.rebuild(lambda: db, settings=settings, now_fn=clock.now)  # type: ignore[arg-type]
     tutor_id = db.scalar(select(Tutor.id).where(Tutor.external_id == tutors[3]))
     before = db.get(TutorHealth, tutor_id)
-    assert before is not None and before.logins_7d == 0 and before.days_since_last_login is None
+    assert before is not None
+    assert before.logins_7d == 0
+    assert before.days_since_last_login is None
     engagement_service.record_event(
         db, item=engagement_service.EventInput(tutors[3], "login", None, None),
         idempotency_key=None, now=clock.now(), settings=settings,
@@ -188,4 +206,5 @@ def test_day_rollover_recomputes_windows_without_new_data(db: Session) -> None:
     health = db.get(TutorHealth, tutor_id)
     assert health is not None
     assert (health.logins_7d, health.logins_30d, health.days_since_last_login) == (0, 1, 8)
-    assert health.current_login_streak == 0 and health.longest_login_streak == 1
+    assert health.current_login_streak == 0
+    assert health.longest_login_streak == 1

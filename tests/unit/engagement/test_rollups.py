@@ -42,7 +42,11 @@ def test_local_dates_follow_each_zone() -> None:
     stamp = datetime(2025, 3, 1, 3, 30, tzinfo=UTC)
     stamps = pd.Series(pd.to_datetime([stamp] * 3, utc=True))
     zones = pd.Series(["America/Los_Angeles", "UTC", "Pacific/Auckland"])
-    assert list(local_dates(stamps, zones)) == [date(2025, 2, 28), date(2025, 3, 1), date(2025, 3, 1)]
+    assert list(local_dates(stamps, zones)) == [
+        date(2025, 2, 28),
+        date(2025, 3, 1),
+        date(2025, 3, 1),
+    ]
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/London", "Pacific/Auckland"])
@@ -52,7 +56,9 @@ def test_streak_counts_local_days_across_a_dst_change(zone: str) -> None:
     first = {"America/New_York": date(2025, 3, 5), "Europe/London": date(2025, 3, 26),
              "Pacific/Auckland": date(2025, 4, 1)}[zone]  # fmt: skip
     logins = [
-        datetime.combine(first + timedelta(days=i), datetime.min.time(), tz).replace(hour=23, minute=30)
+        datetime.combine(first + timedelta(days=i), datetime.min.time(), tz).replace(
+            hour=23, minute=30
+        )
         for i in range(10)
     ]
     events = _events([(1, "login", s.astimezone(UTC)) for s in logins])
@@ -63,7 +69,9 @@ def test_streak_counts_local_days_across_a_dst_change(zone: str) -> None:
     assert health["current_login_streak"] == 10
     assert health["longest_login_streak"] == 10
     assert health["days_since_last_login"] == 1
-    later = compute_health(daily, _tutors({1: zone}, {1: logins[-1]}), now=now + timedelta(days=1)).iloc[0]
+    later = compute_health(
+        daily, _tutors({1: zone}, {1: logins[-1]}), now=now + timedelta(days=1)
+    ).iloc[0]
     assert later["current_login_streak"] == 0  # a whole local day without a login breaks it
     assert later["longest_login_streak"] == 10
 
@@ -72,26 +80,46 @@ def test_same_instant_is_two_days_in_two_zones() -> None:
     # 09:30 and 10:30 UTC: 01:30/02:30 in Los Angeles (one day), 23:30/00:30 in UTC+14 (two).
     stamps = [datetime(2025, 3, 1, 9, 30, tzinfo=UTC), datetime(2025, 3, 1, 10, 30, tzinfo=UTC)]
     events = _events([(1, "login", s) for s in stamps] + [(2, "login", s) for s in stamps])
-    daily = compute_daily(events, _no_sessions(), pd.Series({1: "America/Los_Angeles", 2: "Pacific/Kiritimati"}))
+    daily = compute_daily(
+        events, _no_sessions(), pd.Series({1: "America/Los_Angeles", 2: "Pacific/Kiritimati"})
+    )
     assert daily.groupby("tutor_id").size().to_dict() == {1: 1, 2: 2}
 
 
 def test_session_counters_and_health_windows() -> None:
     now = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
     def s(days_ago: int, status: str, **kw: object) -> dict[str, object]:
         row: dict[str, object] = dict.fromkeys(SESSION_COLUMNS)
         row.update(tutor_id=1, scheduled_start=now - timedelta(days=days_ago), status=status, **kw)
         return row
-    sessions = pd.DataFrame([
-        s(1, "completed", student_rating=5, engagement_score=8.0, is_first_session=True,
-          actual_start=now - timedelta(days=1) + timedelta(minutes=4), would_recommend=True),
-        s(3, "completed", student_rating=2, engagement_score=6.0, technical_issue=True, would_recommend=False),
-        s(10, "completed", student_rating=4, is_first_session=True),
-        s(12, "tutor_no_show"),
-        s(13, "rescheduled", rescheduled_by="tutor"),
-        s(14, "cancelled", cancelled_by="student"),
-        s(40, "completed", student_rating=1),
-    ])
+
+    sessions = pd.DataFrame(
+        [
+            s(
+                1,
+                "completed",
+                student_rating=5,
+                engagement_score=8.0,
+                is_first_session=True,
+                actual_start=now - timedelta(days=1) + timedelta(minutes=4),
+                would_recommend=True,
+            ),
+            s(
+                3,
+                "completed",
+                student_rating=2,
+                engagement_score=6.0,
+                technical_issue=True,
+                would_recommend=False,
+            ),
+            s(10, "completed", student_rating=4, is_first_session=True),
+            s(12, "tutor_no_show"),
+            s(13, "rescheduled", rescheduled_by="tutor"),
+            s(14, "cancelled", cancelled_by="student"),
+            s(40, "completed", student_rating=1),
+        ]
+    )
     for col in ("scheduled_start", "actual_start"):
         sessions[col] = pd.to_datetime(sessions[col], utc=True)
     daily = compute_daily(_events([]), sessions, pd.Series({1: "UTC"}))
@@ -105,9 +133,9 @@ def test_session_counters_and_health_windows() -> None:
     assert bool(h["poor_first_session_flag"]) is False
     assert h["technical_issue_rate"] == pytest.approx(1 / 4)
     assert h["recommendation_rate"] == pytest.approx(0.5)
-    # 30d: 3 completed, 1 tutor no-show, 1 cancelled → completion 3/5; no-show 1/4
-    assert h["completion_rate_30d"] == pytest.approx(3 / 5)
-    assert h["tutor_no_show_rate_30d"] == pytest.approx(1 / 4)
+    # 30d outcomes: 3 completed, 1 tutor no-show, 1 rescheduled, 1 cancelled → 6 due
+    assert h["completion_rate_30d"] == pytest.approx(3 / 6)
+    assert h["tutor_no_show_rate_30d"] == pytest.approx(1 / 6)
     assert h["reschedule_rate_tutor_30d"] == pytest.approx(1 / 6)
     assert h["reschedule_rate_student_30d"] == pytest.approx(0.0)
     assert h["avg_late_minutes_30d"] == pytest.approx(4.0)
