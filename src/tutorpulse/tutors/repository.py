@@ -219,20 +219,6 @@ def _filtered(query: Select[Any], flt: TutorListFilter) -> Select[Any]:
     return query
 
 
-# Sort keys stored on the tutor (or its health row): no live aggregation needed to order by them.
-STORED_SORTS: dict[str, Any] = {
-    "tutor_id": Tutor.external_id,
-    "name": Tutor.name,
-    "email": Tutor.email,
-    "primary_subject": Tutor.primary_subject,
-    "certification_level": Tutor.certification_level,
-    "status": Tutor.status,
-    "joined_on": Tutor.joined_on,
-    "last_login_at": Tutor.last_login_at,
-    "churn_probability": TutorHealth.churn_probability,
-}
-
-
 def list_tutors(
     db: Session,
     *,
@@ -243,27 +229,12 @@ def list_tutors(
     offset: int,
     now: datetime,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of tutors with live 30-day figures, sorted in SQL, and the total count.
+    """One page of tutors with their health figures, sorted in SQL, and the total count.
 
-    When the sort key is a stored column, the page is chosen first and the live
-    figures are computed for its tutors only; sorting by a live figure needs
-    them for every tutor.
+    The 7/30-day figures come from the health snapshot the engagement refresh keeps
+    current, so sorting by any of them costs no aggregation. ``now`` is unused by
+    the query and kept for the callers' signature.
     """
-    page_ids = None
-    if sort in STORED_SORTS:
-        stored_key = STORED_SORTS[sort]
-        stored_order = (
-            stored_key.desc().nulls_last() if descending else stored_key.asc().nulls_last()
-        )
-        page_ids = (
-            _filtered(select(Tutor.id), flt)
-            .outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
-            .order_by(stored_order, Tutor.external_id)
-            .limit(limit)
-            .offset(offset)
-        )
-    live = _live_stats(db, now=now, tutor_ids=page_ids)
-    no_show_rate = _rate(func.coalesce(live.c.no_shows_30d, 0), live.c.due_30d)
     columns: dict[str, Any] = {
         "tutor_id": Tutor.external_id,
         "name": Tutor.name,
@@ -273,28 +244,23 @@ def list_tutors(
         "status": Tutor.status,
         "joined_on": Tutor.joined_on,
         "last_login_at": Tutor.last_login_at,
-        "sessions_7d": func.coalesce(live.c.sessions_7d, 0),
-        "sessions_30d": func.coalesce(live.c.sessions_30d, 0),
-        "avg_rating_30d": live.c.avg_rating_30d,
-        "tutor_no_show_rate_30d": no_show_rate,
+        "sessions_7d": func.coalesce(TutorHealth.sessions_7d, 0),
+        "sessions_30d": func.coalesce(TutorHealth.sessions_30d, 0),
+        "avg_rating_30d": TutorHealth.avg_rating_30d,
+        "tutor_no_show_rate_30d": TutorHealth.tutor_no_show_rate_30d,
         "churn_probability": TutorHealth.churn_probability,
         "churn_risk_level": TutorHealth.churn_risk_level,
     }
     base = (
         select(*[c.label(k) for k, c in columns.items()])
         .select_from(Tutor)
-        .outerjoin(live, live.c.tutor_id == Tutor.id)
         .outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
     )
     base = _filtered(base, flt)
-    if page_ids is not None:
-        base = base.where(Tutor.id.in_(page_ids))
     total = db.scalar(select(func.count()).select_from(_filtered(select(Tutor.id), flt).subquery()))
     key = columns[sort]
     order = key.desc().nulls_last() if descending else key.asc().nulls_last()
-    ordered = base.order_by(order, Tutor.external_id)
-    # With page_ids the rows are already that page; paging again would skip rows.
-    rows = db.execute(ordered if page_ids is not None else ordered.limit(limit).offset(offset))
+    rows = db.execute(base.order_by(order, Tutor.external_id).limit(limit).offset(offset))
     return [dict(r._mapping) for r in rows], int(total or 0)
 
 

@@ -138,13 +138,17 @@ class TutorListRow(ApiModel):
     status: str
     joined_on: date
     last_login_at: datetime | None
-    sessions_7d: int = Field(description="Completed sessions in the 7 days before asOf.")
-    sessions_30d: int = Field(description="Completed sessions in the 30 days before asOf.")
+    sessions_7d: int = Field(
+        description="Completed sessions in the tutor's last 7 local days (health snapshot)."
+    )
+    sessions_30d: int = Field(
+        description="Completed sessions in the tutor's last 30 local days (health snapshot)."
+    )
     avg_rating_30d: float | None = Field(
-        description="Mean student rating (1-5) of completed sessions in the last 30 days."
+        description="Mean student rating (1-5) of completed sessions in the last 30 local days."
     )
     tutor_no_show_rate_30d: float | None = Field(
-        description="Tutor no-shows ÷ sessions with an outcome in the last 30 days."
+        description="Tutor no-shows ÷ sessions with an outcome in the last 30 local days."
     )
     churn_probability: float | None
     churn_risk_level: str | None
