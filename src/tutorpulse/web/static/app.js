@@ -40,6 +40,34 @@
     });
   }
 
+  var PALETTE = ["#1d4ed8", "#0f766e", "#b45309", "#7c3aed", "#be123c", "#475569"];
+
+  // A plain line or bar chart described entirely by the data-chart attribute:
+  // {type: "generic", kind: "line"|"bar", labels, datasets: [{label, data, stack?}],
+  //  yLabel, xLabel, stacked?, yMin?, yMax?, percent?}
+  function generic(canvas, spec) {
+    var datasets = spec.datasets.map(function (d, i) {
+      var colour = d.color || PALETTE[i % PALETTE.length];
+      return { label: d.label, data: d.data, stack: d.stack, borderColor: colour,
+               backgroundColor: spec.kind === "bar" ? colour : colour, borderWidth: 2,
+               pointRadius: spec.kind === "line" ? 0 : undefined, spanGaps: true, fill: false };
+    });
+    var yTicks = spec.percent ? { callback: function (v) { return Math.round(v * 1000) / 10 + "%"; } } : {};
+    return new window.Chart(canvas, {
+      type: spec.kind,
+      data: { labels: spec.labels, datasets: datasets },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { stacked: !!spec.stacked, title: { display: !!spec.xLabel, text: spec.xLabel } },
+          y: { stacked: !!spec.stacked, min: spec.yMin, max: spec.yMax, ticks: yTicks,
+               title: { display: !!spec.yLabel, text: spec.yLabel } }
+        }
+      }
+    });
+  }
+
   function renderCharts(root) {
     if (!window.Chart) { return; }
     var nodes = (root || document).querySelectorAll("canvas[data-chart]");
@@ -47,6 +75,7 @@
       if (canvas.dataset.rendered) { return; }
       var spec = JSON.parse(canvas.dataset.chart);
       if (spec.type === "rating-band") { ratingBand(canvas, spec); }
+      if (spec.type === "generic") { generic(canvas, spec); }
       canvas.dataset.rendered = "1";
     });
   }
