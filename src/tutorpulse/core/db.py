@@ -7,6 +7,7 @@ the unit of work commits it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -78,7 +79,30 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A writer starts IMMEDIATE: a deferred transaction that reads first cannot be
+    # upgraded once another connection has committed (SQLITE_BUSY without waiting).
+    if conn.get_execution_options().get("sqlite_immediate"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def sqlite_write_lock(engine: Engine) -> threading.RLock | None:
+    """The process-wide lock serialising this SQLite database's write transactions.
+
+    SQLite allows one writer at a time; threads that queue on a lock are handed the
+    database in order, where SQLite's own busy handler would make them sleep and
+    poll. None for other engines.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    key = engine.url.render_as_string(hide_password=True)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
@@ -103,10 +127,24 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Open a session, commit when the block succeeds, roll back when it raises."""
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
+    """Open a session, commit when the block succeeds, roll back when it raises.
+
+    ``write=True`` declares a transaction that will write: on SQLite it takes the
+    process's write lock and begins IMMEDIATE, so it never fails half-way on a
+    read-to-write upgrade; elsewhere it changes nothing.
+    """
     session = factory()
+    lock = None
+    if write:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        lock = sqlite_write_lock(engine)
+    if lock is not None:
+        lock.acquire()
     try:
+        if lock is not None:
+            session.connection(execution_options={"sqlite_immediate": True})
         yield session
         session.commit()
     except BaseException:
@@ -114,6 +152,8 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+        if lock is not None:
+            lock.release()
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:

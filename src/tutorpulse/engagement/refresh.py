@@ -136,7 +136,7 @@ def run_refresh(
         return time.monotonic() - started > budget
 
     while not out_of_time():
-        with unit_of_work(session_factory) as db:
+        with unit_of_work(session_factory, write=True) as db:
             claimed = repo.claim_dirty(db, batch)
             if not claimed:
                 break
@@ -151,7 +151,7 @@ def run_refresh(
         zones = repo.distinct_timezones(db)
     for zone in zones:
         while not out_of_time():
-            with unit_of_work(session_factory) as db:
+            with unit_of_work(session_factory, write=True) as db:
                 now = now_fn()
                 today = local_today(now, pd.Series([zone]))[0]
                 stale = repo.stale_health(db, zone=zone, today=today, limit=batch)
@@ -162,7 +162,7 @@ def run_refresh(
             result.tutors_day_rollover += len(stale)
             result.batches += 1
 
-    with unit_of_work(session_factory) as db:
+    with unit_of_work(session_factory, write=True) as db:
         now = now_fn()
         state = repo.get_state(db, PLATFORM_STATE) or {}
         due = force_platform or _platform_due(
@@ -277,19 +277,19 @@ def rebuild(
     started = time.monotonic()
     params = health_params(settings)
     result = RefreshResult()
-    with unit_of_work(session_factory) as db:
+    with unit_of_work(session_factory, write=True) as db:
         # Marks made before now are covered by the rebuild, which reads the data after this.
         repo.clear_all_dirty(db)
         ids = repo.all_tutor_ids(db)
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        with unit_of_work(session_factory) as db:
+        with unit_of_work(session_factory, write=True) as db:
             process_tutors(db, dict.fromkeys(part), now=now_fn(), params=params)
         result.tutors_rolled_up += len(part)
         result.batches += 1
         if on_progress is not None:
             on_progress(len(part), len(ids))
-    with unit_of_work(session_factory) as db:
+    with unit_of_work(session_factory, write=True) as db:
         now = now_fn()
         first = repo.min_daily_day(db) or platform_end_day(db, now)
         result.platform_from = first.isoformat()

@@ -30,8 +30,10 @@ def get_db(request: Request) -> Iterator[Session]:
     commit happens before the response is sent (a failed commit is then a 5xx,
     not a silent loss). FastAPI caches dependencies per (function, scope), so
     every dependency of a request that uses ``DbSession`` shares one session.
+    A state-changing request is a write transaction (see ``unit_of_work``).
     """
-    with unit_of_work(request.app.state.session_factory) as session:
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    with unit_of_work(request.app.state.session_factory, write=write) as session:
         yield session
 
 
