@@ -7,6 +7,7 @@ the unit of work commits it.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,20 +79,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # A writer starts IMMEDIATE: a deferred transaction that reads first cannot be
-    # upgraded once another connection has committed (SQLITE_BUSY without waiting).
-    if conn.get_execution_options().get("sqlite_immediate"):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        conn.exec_driver_sql("BEGIN")
-
-
-_WRITE_LOCKS: dict[str, threading.RLock] = {}
+WRITE_LOCK_TIMEOUT_SECONDS = 30.0
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-def sqlite_write_lock(engine: Engine) -> threading.RLock | None:
+def sqlite_write_lock(engine: Engine) -> threading.Lock | None:
     """The process-wide lock serialising this SQLite database's write transactions.
 
     SQLite allows one writer at a time; threads that queue on a lock are handed the
@@ -102,7 +95,33 @@ def sqlite_write_lock(engine: Engine) -> threading.RLock | None:
         return None
     key = engine.url.render_as_string(hide_password=True)
     with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A declared writer (``unit_of_work(write=True)``) holds the process's write lock
+    # from BEGIN IMMEDIATE to COMMIT/ROLLBACK: a deferred transaction that read first
+    # cannot be upgraded once another connection has committed (SQLITE_BUSY at once).
+    if not conn.get_execution_options().get("sqlite_immediate"):
+        conn.exec_driver_sql("BEGIN")
+        return
+    lock = sqlite_write_lock(conn.engine)
+    assert lock is not None
+    if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT_SECONDS):
+        raise sqlite3.OperationalError("database is locked: no write slot within 30 s")
+    conn.info["tp_write_lock"] = lock
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        conn.info.pop("tp_write_lock", None)
+        lock.release()
+        raise
+
+
+def _sqlite_end(conn: Any) -> None:
+    lock = conn.info.pop("tp_write_lock", None)
+    if lock is not None:
+        lock.release()
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
@@ -118,6 +137,8 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin, so that
         # SAVEPOINTs and transactional DDL work (SQLAlchemy's documented recipe).
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -126,25 +147,32 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+_IMMEDIATE: dict[int, Engine] = {}
+
+
+def _immediate_bind(factory: sessionmaker[Session]) -> Engine | None:
+    """The factory's SQLite engine with BEGIN IMMEDIATE for its transactions (else None)."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return None
+    engine = _IMMEDIATE.get(id(bind))
+    if engine is None:
+        engine = _IMMEDIATE[id(bind)] = bind.execution_options(sqlite_immediate=True)
+    return engine
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
     """Open a session, commit when the block succeeds, roll back when it raises.
 
-    ``write=True`` declares a transaction that will write: on SQLite it takes the
-    process's write lock and begins IMMEDIATE, so it never fails half-way on a
-    read-to-write upgrade; elsewhere it changes nothing.
+    ``write=True`` declares that the transactions will write: on SQLite they begin
+    IMMEDIATE under the process's write lock (see ``_sqlite_begin``) at their first
+    statement, so they never fail half-way on a read-to-write upgrade; elsewhere it
+    changes nothing.
     """
-    session = factory()
-    lock = None
-    if write:
-        bind = session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
-        lock = sqlite_write_lock(engine)
-    if lock is not None:
-        lock.acquire()
+    immediate = _immediate_bind(factory) if write and isinstance(factory, sessionmaker) else None
+    session = factory(bind=immediate) if immediate is not None else factory()
     try:
-        if lock is not None:
-            session.connection(execution_options={"sqlite_immediate": True})
         yield session
         session.commit()
     except BaseException:
@@ -152,8 +180,6 @@ def unit_of_work(factory: sessionmaker[Session], *, write: bool = False) -> Iter
         raise
     finally:
         session.close()
-        if lock is not None:
-            lock.release()
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:

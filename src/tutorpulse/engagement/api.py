@@ -127,6 +127,7 @@ def track(
         now=clock.now(),
         settings=settings,
     )
+    db.commit()  # end the write transaction here, not after the response is built
     if not event.replayed:
         _poke(request)
     headers = {"Idempotent-Replayed": "true"} if event.replayed else None
@@ -169,6 +170,7 @@ def track_batch(
             bad_shape[index] = "each event must be a JSON object"
             inputs.append(service.EventInput(None, None))
     outcomes = service.record_events(db, items=inputs, now=clock.now(), settings=settings)
+    db.commit()  # end the write transaction before building the response
     results: list[dict[str, Any]] = []
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for outcome in outcomes:

@@ -70,12 +70,21 @@ def health_params(settings: Settings) -> HealthParams:
     return HealthParams(poor_first_session_rating=settings.poor_first_session_rating)
 
 
-def process_tutors(
+@dataclass
+class TutorUpdate:
+    """Recomputed rollups and health of a set of tutors, ready to be written."""
+
+    from_days: dict[int, date | None]
+    daily: pd.DataFrame
+    health: pd.DataFrame
+
+
+def compute_tutors(
     db: Session, from_days: dict[int, date | None], *, now: datetime, params: HealthParams
-) -> None:
-    """Recompute rollups (from each tutor's from-day on; None = all) and health."""
-    if not from_days:
-        return
+) -> TutorUpdate:
+    """Read and recompute (nothing written): rollups from each tutor's from-day on
+    (None = all days) and health from the whole history (stored days before the
+    from-day plus the recomputed ones)."""
     ids = sorted(from_days)
     tutors = repo.load_tutors(db, ids)
     bounded = [d for d in from_days.values() if d is not None]
@@ -85,26 +94,33 @@ def process_tutors(
     sessions = repo.load_sessions(db, ids, since)
     zones = tutors.set_index("id")["timezone"]
     daily = compute_daily(events, sessions, zones)
-    if not full or bounded:
-        limits = daily["tutor_id"].map(lambda t: from_days.get(int(t)))
-        keep = [
-            limit is None or day >= limit for day, limit in zip(daily["day"], limits, strict=True)
-        ]
+    if bounded:
+        limits = [from_days.get(int(t)) for t in daily["tutor_id"]]
+        keep = [lim is None or day >= lim for day, lim in zip(daily["day"], limits, strict=True)]
         daily = daily[keep]
-    repo.replace_daily(db, daily, from_days)
-    history = daily if all(d is None for d in from_days.values()) else repo.load_daily(db, ids)
-    repo.upsert_health(db, compute_health(history, tutors, now=now, params=params), now)
+        stored = repo.load_daily(db, [t for t, d in from_days.items() if d is not None])
+        before = [
+            day < from_days[int(t)]
+            for t, day in zip(stored["tutor_id"], stored["day"], strict=True)
+        ]
+        history = pd.concat([stored[before], daily], ignore_index=True) if len(stored) else daily
+    else:
+        history = daily
+    health = compute_health(history, tutors, now=now, params=params)
+    return TutorUpdate(from_days, daily, health)
 
 
-def recompute_health(
-    db: Session, tutor_ids: list[int], *, now: datetime, params: HealthParams
+def write_tutors(db: Session, update: TutorUpdate, *, now: datetime) -> None:
+    repo.replace_daily(db, update.daily, update.from_days)
+    repo.upsert_health(db, update.health, now)
+
+
+def process_tutors(
+    db: Session, from_days: dict[int, date | None], *, now: datetime, params: HealthParams
 ) -> None:
-    """Health only, from stored rollups (the local day moved on; no new data)."""
-    if not tutor_ids:
-        return
-    tutors = repo.load_tutors(db, tutor_ids)
-    history = repo.load_daily(db, tutor_ids)
-    repo.upsert_health(db, compute_health(history, tutors, now=now, params=params), now)
+    """Recompute and write in one transaction (the rebuild and tests use it)."""
+    if from_days:
+        write_tutors(db, compute_tutors(db, from_days, now=now, params=params), now=now)
 
 
 def _note_platform_from(db: Session, day: date | None, now: datetime) -> None:
@@ -136,12 +152,16 @@ def run_refresh(
         return time.monotonic() - started > budget
 
     while not out_of_time():
-        with unit_of_work(session_factory, write=True) as db:
+        # Read and compute outside the write lock; write in a short transaction. A
+        # tutor written to meanwhile keeps its (re-versioned) mark for the next pass.
+        with unit_of_work(session_factory) as db:
             claimed = repo.claim_dirty(db, batch)
             if not claimed:
                 break
             now = now_fn()
-            process_tutors(db, {t: d for t, d, _ in claimed}, now=now, params=params)
+            update = compute_tutors(db, {t: d for t, d, _ in claimed}, now=now, params=params)
+        with unit_of_work(session_factory, write=True) as db:
+            write_tutors(db, update, now=now)
             repo.clear_dirty(db, claimed)
             _note_platform_from(db, min(d for _, d, _ in claimed), now)
         result.tutors_rolled_up += len(claimed)
@@ -151,29 +171,41 @@ def run_refresh(
         zones = repo.distinct_timezones(db)
     for zone in zones:
         while not out_of_time():
-            with unit_of_work(session_factory, write=True) as db:
+            with unit_of_work(session_factory) as db:
                 now = now_fn()
                 today = local_today(now, pd.Series([zone]))[0]
                 stale = repo.stale_health(db, zone=zone, today=today, limit=batch)
                 if not stale:
                     break
-                recompute_health(db, stale, now=now, params=params)
+                tutors = repo.load_tutors(db, stale)
+                health = compute_health(repo.load_daily(db, stale), tutors, now=now, params=params)
+            with unit_of_work(session_factory, write=True) as db:
+                repo.upsert_health(db, health, now)
                 _note_platform_from(db, today - timedelta(days=1), now)
             result.tutors_day_rollover += len(stale)
             result.batches += 1
 
-    with unit_of_work(session_factory, write=True) as db:
+    with unit_of_work(session_factory) as db:
         now = now_fn()
         state = repo.get_state(db, PLATFORM_STATE) or {}
-        due = force_platform or _platform_due(
-            state, now, settings.engagement_platform_refresh_seconds
-        )
+        interval = settings.engagement_platform_refresh_seconds
+        due = force_platform or _platform_due(state, now, interval)
+        platform = None
         if state.get("dirtyFrom") and due:
             start = date.fromisoformat(state["dirtyFrom"])
-            result.platform_from = start.isoformat()
-            result.platform_days = refresh_platform(db, start=start, now=now)
-            state = {"dirtyFrom": None, "refreshedAt": now.isoformat()}
-            repo.set_state(db, PLATFORM_STATE, state, now)
+            platform = compute_platform(db, start=start, now=now)
+    if platform is not None:
+        with unit_of_work(session_factory, write=True) as db:
+            write_platform(db, platform)
+            # Only clear what we covered: a refresh that noted an earlier day meanwhile wins.
+            current = (repo.get_state(db, PLATFORM_STATE) or {}).get("dirtyFrom")
+            left = current if current is not None and current < start.isoformat() else None
+            repo.set_state(
+                db, PLATFORM_STATE, {"dirtyFrom": left, "refreshedAt": now.isoformat()}, now
+            )
+        result.platform_from = start.isoformat()
+        result.platform_days = len(platform.daily)
+    with unit_of_work(session_factory) as db:
         result.remaining_dirty = repo.count_dirty(db)
     result.seconds = time.monotonic() - started
     return result
@@ -192,17 +224,22 @@ def platform_end_day(db: Session, now: datetime) -> date:
     return max(local_today(now, pd.Series(zones)))
 
 
-def refresh_platform(db: Session, *, start: date, now: datetime) -> int:
-    """Recompute ``platform_daily`` from ``start`` and the weeks it touches; returns days."""
+@dataclass
+class PlatformUpdate:
+    start: date
+    first_week: date
+    daily: list[dict[str, Any]]
+    weekly: list[dict[str, Any]]
+
+
+def compute_platform(db: Session, *, start: date, now: datetime) -> PlatformUpdate:
+    """Platform rows from ``start`` (and the weeks it touches), read and computed only."""
     first = repo.min_daily_day(db)
-    if first is None:
-        repo.replace_platform_daily(db, [], start)
-        repo.replace_platform_weekly(db, [], week_start(start))
-        return 0
-    start = max(start, first)
     end = platform_end_day(db, now)
-    if start > end:
-        return 0
+    if first is not None:
+        start = max(start, first)
+    if first is None or start > end:
+        return PlatformUpdate(start, week_start(start), [], [])
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     active = repo.load_active_pairs(db, start - timedelta(days=29), end)
     dau = active.groupby("day").size() if not active.empty else pd.Series(dtype=int)
@@ -227,7 +264,6 @@ def refresh_platform(db: Session, *, start: date, now: datetime) -> int:
             value = 0 if totals is None or pd.isna(totals[column]) else totals[column]
             row[column] = float(value) if column.endswith("_sum") else int(value)
         rows.append(row)
-    repo.replace_platform_daily(db, rows, start)
     first_week = week_start(start)
     weeks = [first_week + timedelta(days=7 * i) for i in range((end - first_week).days // 7 + 1)]
     table = lifecycle(active, repo.first_active_days(db), weeks)
@@ -235,8 +271,19 @@ def refresh_platform(db: Session, *, start: date, now: datetime) -> int:
     for w in weeks:
         counts = {str(k): int(v) for k, v in table.loc[w].to_dict().items()}
         weekly.append({"week_start": w, **counts, "computed_at": now})
-    repo.replace_platform_weekly(db, weekly, first_week)
-    return len(days)
+    return PlatformUpdate(start, first_week, rows, weekly)
+
+
+def write_platform(db: Session, update: PlatformUpdate) -> None:
+    repo.replace_platform_daily(db, update.daily, update.start)
+    repo.replace_platform_weekly(db, update.weekly, update.first_week)
+
+
+def refresh_platform(db: Session, *, start: date, now: datetime) -> int:
+    """Recompute and write the platform rows from ``start``; returns the number of days."""
+    update = compute_platform(db, start=start, now=now)
+    write_platform(db, update)
+    return len(update.daily)
 
 
 def _event_profiles(
@@ -283,18 +330,24 @@ def rebuild(
         ids = repo.all_tutor_ids(db)
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
+        now = now_fn()
+        with unit_of_work(session_factory) as db:
+            update = compute_tutors(db, dict.fromkeys(part), now=now, params=params)
         with unit_of_work(session_factory, write=True) as db:
-            process_tutors(db, dict.fromkeys(part), now=now_fn(), params=params)
+            write_tutors(db, update, now=now)
         result.tutors_rolled_up += len(part)
         result.batches += 1
         if on_progress is not None:
             on_progress(len(part), len(ids))
-    with unit_of_work(session_factory, write=True) as db:
+    with unit_of_work(session_factory) as db:
         now = now_fn()
         first = repo.min_daily_day(db) or platform_end_day(db, now)
-        result.platform_from = first.isoformat()
-        result.platform_days = refresh_platform(db, start=first, now=now)
+        platform = compute_platform(db, start=first, now=now)
+    with unit_of_work(session_factory, write=True) as db:
+        write_platform(db, platform)
         repo.set_state(db, PLATFORM_STATE, {"dirtyFrom": None, "refreshedAt": now.isoformat()}, now)
         result.remaining_dirty = repo.count_dirty(db)
+    result.platform_from = first.isoformat()
+    result.platform_days = len(platform.daily)
     result.seconds = time.monotonic() - started
     return result

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tutorpulse.engagement.models import (
+    EngagementEvent,
     EngagementState,
     PlatformDaily,
     PlatformWeekly,
@@ -193,6 +194,19 @@ def upsert_health(db: Session, health: pd.DataFrame, now: datetime) -> None:
     stmt = stmt.on_conflict_do_update(index_elements=["tutor_id"], set_=update)
     for start in range(0, len(records), 2000):
         conn.execute(stmt, records[start : start + 2000])
+
+
+def insert_event_if_new(db: Session, values: dict[str, Any]) -> int | None:
+    """Insert one event; None (and nothing stored) when its external id already exists."""
+    dialect_insert = sqlite.insert if _is_sqlite(_conn(db)) else postgresql.insert
+    stmt = (
+        dialect_insert(EngagementEvent)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["external_id"])
+        .returning(EngagementEvent.id)
+    )
+    value = db.execute(stmt).scalar()
+    return None if value is None else int(value)
 
 
 # ---- dirty marks ----------------------------------------------------------------

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.errors import Conflict, ErrorDetail, Invalid, NotFound
@@ -169,12 +168,12 @@ def record_event(
     tutor and ``Conflict`` (409) when the key was used for a different event.
     """
     valid = _validate(item, now=now, settings=settings, key=idempotency_key)
-    if valid.key is not None:
-        stored = _existing(db, [valid.key]).get(valid.key)
-        if stored is not None:
-            return _replay(valid, stored)
     tutor_id = repo.tutor_ids_by_external(db, [valid.tutor_external]).get(valid.tutor_external)
     if tutor_id is None:
+        if valid.key is not None:  # a replay is answered even if the tutor is gone since
+            stored = _existing(db, [valid.key]).get(valid.key)
+            if stored is not None:
+                return _replay(valid, stored)
         raise NotFound(
             f"Unknown tutor {valid.tutor_external!r}",
             [ErrorDetail("tutorId", "no tutor with this id")],
@@ -187,24 +186,14 @@ def record_event(
         "data": valid.data,
         "received_at": now,
     }
-    if valid.key is None:
-        new_id = int(
-            db.execute(insert(EngagementEvent).returning(EngagementEvent.id), values).scalar_one()
-        )
-    else:
-        try:
-            with db.begin_nested():
-                new_id = int(
-                    db.execute(
-                        insert(EngagementEvent).returning(EngagementEvent.id), values
-                    ).scalar_one()
-                )
-        except IntegrityError:
-            # Another request stored the same key between our lookup and insert.
-            stored = _existing(db, [valid.key]).get(valid.key)
-            if stored is None:
-                raise
-            return _replay(valid, stored)
+    # One statement whether or not the key was seen: a duplicate key inserts nothing
+    # and returns no id, and only then is the stored event read back.
+    new_id = repo.insert_event_if_new(db, values)
+    if new_id is None:
+        stored = _existing(db, [valid.key or ""]).get(valid.key or "")
+        if stored is None:  # pragma: no cover - the conflicting row cannot vanish mid-transaction
+            raise Conflict("eventId conflict could not be resolved; retry")
+        return _replay(valid, stored)
     _after_insert(db, [(tutor_id, valid.event_type, valid.occurred_at)], now)
     return TrackedEvent(new_id, valid.tutor_external, valid.event_type, valid.occurred_at)
 

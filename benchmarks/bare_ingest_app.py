@@ -1,0 +1,76 @@
+"""The baseline for bench_ingest.py: a bare FastAPI endpoint that inserts one row.
+
+No authentication, no validation beyond Pydantic's, no idempotency, no health
+upkeep: the fastest honest way to put a posted event into the same database.
+Served by uvicorn exactly like the product (one worker).
+
+    BARE_DATABASE_URL=sqlite:///var/bench/ingest.db uvicorn --factory benchmarks.bare_ingest_app:create
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
+
+from tutorpulse.core.db import JSONType, create_db_engine, sqlite_write_lock
+
+metadata = MetaData()
+bare_event = Table(
+    "bare_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tutor_id", String(64), nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", JSONType, nullable=False),
+)
+
+
+class Event(BaseModel):
+    tutorId: str  # noqa: N815
+    eventType: str  # noqa: N815
+    eventData: dict[str, Any] | None = None  # noqa: N815
+
+
+class Batch(BaseModel):
+    events: list[Event]
+
+
+def create() -> FastAPI:
+    engine = create_db_engine(os.environ["BARE_DATABASE_URL"])
+    metadata.create_all(engine)
+    lock = sqlite_write_lock(engine)
+    app = FastAPI()
+
+    def write(rows: list[dict[str, Any]]) -> None:
+        if lock is not None:
+            with lock, engine.begin() as conn:
+                conn.execute(insert(bare_event), rows)
+        else:
+            with engine.begin() as conn:
+                conn.execute(insert(bare_event), rows)
+
+    def row(event: Event) -> dict[str, Any]:
+        return {
+            "tutor_id": event.tutorId,
+            "event_type": event.eventType,
+            "occurred_at": datetime.now(UTC),
+            "data": event.eventData or {},
+        }
+
+    @app.post("/bare")
+    def bare(event: Event) -> dict[str, Any]:
+        write([row(event)])
+        return {"success": True}
+
+    @app.post("/bare/batch")
+    def bare_batch(batch: Batch) -> dict[str, Any]:
+        write([row(e) for e in batch.events])
+        return {"success": True, "accepted": len(batch.events)}
+
+    return app
