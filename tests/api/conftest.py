@@ -9,6 +9,7 @@ is frozen at ``NOW``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -77,6 +78,7 @@ def app_factory(
                 raise
 
         app.dependency_overrides[get_db] = test_db
+        app.state.unit_of_work_override = contextmanager(lambda write=False: test_db())
         return app
 
     return make
