@@ -254,6 +254,9 @@ def list_api_keys(db: Session) -> Sequence[ApiKey]:
     return db.scalars(select(ApiKey).order_by(ApiKey.id)).all()
 
 
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
 def authenticate_api_key(db: Session, *, token: str, now: datetime) -> ApiKey | None:
     """The unrevoked key for a bearer token, or None; records when it was last used."""
     if not token.startswith(API_KEY_PREFIX):
@@ -261,8 +264,11 @@ def authenticate_api_key(db: Session, *, token: str, now: datetime) -> ApiKey | 
     key = db.scalar(select(ApiKey).where(ApiKey.key_hash == token_hash(token)))
     if key is None or key.revoked_at is not None:
         return None
-    key.last_used_at = now
-    db.flush()
+    # Minute resolution is plenty and spares a write on nearly every request.
+    last = key.last_used_at
+    if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+        key.last_used_at = now
+        db.flush()
     return key
 
 

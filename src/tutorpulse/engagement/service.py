@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.errors import Conflict, ErrorDetail, Invalid, NotFound
@@ -168,7 +168,7 @@ def record_event(
     tutor and ``Conflict`` (409) when the key was used for a different event.
     """
     valid = _validate(item, now=now, settings=settings, key=idempotency_key)
-    tutor_id = repo.tutor_ids_by_external(db, [valid.tutor_external]).get(valid.tutor_external)
+    tutor_id = repo.tutor_id_for_external(db, valid.tutor_external)
     if tutor_id is None:
         if valid.key is not None:  # a replay is answered even if the tutor is gone since
             stored = _existing(db, [valid.key]).get(valid.key)
@@ -273,10 +273,7 @@ def record_events(
 
 def _insert_many(db: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows and return their ids in order (one statement per dialect batch)."""
-    result = db.execute(
-        insert(EngagementEvent).returning(EngagementEvent.id, sort_by_parameter_order=True), rows
-    )
-    return [int(i) for i in result.scalars().all()]
+    return repo.insert_events(db, rows)
 
 
 def _after_insert(db: Session, stored: Iterable[tuple[int, str, datetime]], now: datetime) -> None:
@@ -292,13 +289,7 @@ def _after_insert(db: Session, stored: Iterable[tuple[int, str, datetime]], now:
         if tutor_id not in earliest or day < earliest[tutor_id]:
             earliest[tutor_id] = day
     for tutor_id, occurred in latest_login.items():
-        db.execute(
-            update(Tutor)
-            .where(Tutor.id == tutor_id)
-            .where((Tutor.last_login_at.is_(None)) | (Tutor.last_login_at < occurred))
-            .values(last_login_at=occurred)
-            .execution_options(synchronize_session=False)
-        )
+        repo.raise_last_login(db, tutor_id=tutor_id, at=occurred, now=now)
     repo.mark_dirty(db, earliest.items(), now)
 
 

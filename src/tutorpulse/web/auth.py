@@ -184,7 +184,8 @@ def require_api(scope: str, *alternatives: str) -> Callable[..., Actor]:
 def _resolve_actor_sync(request: Request, token: str | None, scopes: tuple[str, ...]) -> Actor:
     """Authenticate in a short unit of work of its own (used off the request session)."""
     clock = request.app.state.clock
-    with open_unit_of_work(request, write=False) as db:
+    # A write transaction: authenticating a key may record when it was last used.
+    with open_unit_of_work(request, write=True) as db:
         if token is not None:
             return _api_key_actor(request, db, token, clock.now())
         found = None
