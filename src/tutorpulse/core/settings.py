@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     engagement_refresh_delay_seconds: float = Field(
         2, ge=0, validation_alias=_env("ENGAGEMENT_REFRESH_DELAY_SECONDS")
     )
+    engagement_refresh_min_interval_seconds: float = Field(
+        10, ge=0, validation_alias=_env("ENGAGEMENT_REFRESH_MIN_INTERVAL_SECONDS")
+    )
     engagement_background_refresh: bool = Field(
         True, validation_alias=_env("ENGAGEMENT_BACKGROUND_REFRESH")
     )

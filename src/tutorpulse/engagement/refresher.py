@@ -1,7 +1,8 @@
 """A background thread in each API process that refreshes health soon after ingestion.
 
 Ingestion pokes it; it waits ``engagement_refresh_delay_seconds`` (so a burst of
-writes is handled in one pass), then runs the same refresh as the
+writes is handled in one pass; passes start at least
+``engagement_refresh_min_interval_seconds`` apart), then runs the same refresh as the
 ``engagement.refresh`` job under the job's lock, so it never overlaps the
 scheduled run or another process. The scheduled job stays the safety net (and
 handles data that arrived by file import or from another process).
@@ -13,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,11 +54,21 @@ class Refresher:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        last_start = float("-inf")
         while not self._stop.is_set():
             self._wake.wait()
-            if self._stop.wait(self._settings.engagement_refresh_delay_seconds):
+            # Wait for the burst to settle, and never start passes closer together than
+            # the minimum interval: under sustained load the refresh then costs a bounded
+            # share of the process instead of running back to back.
+            since_last = time.monotonic() - last_start
+            pause = max(
+                self._settings.engagement_refresh_delay_seconds,
+                self._settings.engagement_refresh_min_interval_seconds - since_last,
+            )
+            if self._stop.wait(pause):
                 return
             self._wake.clear()
+            last_start = time.monotonic()
             try:
                 self._run_once()
             except Exception:  # keep the thread alive; the scheduled job retries
