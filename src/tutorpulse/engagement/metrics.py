@@ -177,16 +177,20 @@ def _ratio(num: float, den: float) -> float | None:
 def platform_metrics(db: Session, *, days: int, now: datetime) -> dict[str, Any]:
     """DAU/WAU/MAU, stickiness, activation, streaks, login recency, event counts, lifecycle.
 
-    Active = logged in or completed a session that local day. Values for the
-    latest day are compared with the same figure ``days`` days earlier.
+    Active = logged in or completed a session that local day. The KPIs are the
+    last complete day's (``kpiDay``, the day before ``asOfDay``), compared with the
+    same figure ``days`` days earlier; the series and window sums run to ``asOfDay``.
     """
     end = today_for(db, now)
     start = end - timedelta(days=days - 1)
     history_start = start - timedelta(days=days)
     rows = mrepo.platform_days(db, start=history_start, end=end)
     by_day = {r.day: r for r in rows}
-    current = by_day.get(end)
-    before = by_day.get(end - timedelta(days=days))
+    # KPIs are read on the last complete day: today is still filling up, and a
+    # partial day would show every figure falling.
+    kpi_day = end - timedelta(days=1)
+    current = by_day.get(kpi_day)
+    before = by_day.get(kpi_day - timedelta(days=days))
 
     def kpi(name: str) -> dict[str, Any]:
         value = getattr(current, name) if current is not None else 0
@@ -209,6 +213,7 @@ def platform_metrics(db: Session, *, days: int, now: datetime) -> dict[str, Any]
     weeks = mrepo.platform_weeks(db, start=week_start(start), end=end)
     return {
         "asOfDay": end,
+        "kpiDay": kpi_day,
         "computedAt": mrepo.platform_computed_at(db),
         "definition": "active = logged in or completed a session on the tutor's local day",
         "dau": kpi("dau"),

@@ -71,10 +71,12 @@ def test_original_metrics_example(world: dict[str, Any], api: Callable[..., Any]
     assert body["percentChange"] == pytest.approx(20.0)
     assert body["trend"] == "up"
     platform = body["platform"]
-    # Latest day Mar 1 has no activity; Feb 28 had T0001 (login + session).
-    assert platform["dau"]["value"] == 0
+    # KPIs are read on the last complete day, Feb 28: T0001 (login + session) was active.
+    assert platform["kpiDay"] == "2025-02-28"
+    assert platform["dau"]["value"] == 1
     assert platform["wau"]["value"] == 2  # T0001 (Feb 26-28) and T0002 (session Feb 24)
     assert platform["mau"]["value"] == 2
+    assert platform["dau"]["previousValue"] == 0  # Feb 21: nobody
     series = {p["date"]: p for p in platform["series"]}
     assert series["2025-02-28"]["dau"] == 1
     assert series["2025-02-23"]["wau"] == 1  # only T0002 (login Feb 19) within Feb 17..23
