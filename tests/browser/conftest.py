@@ -20,6 +20,7 @@ from tutorpulse.core import auth, migrate
 from tutorpulse.core.clock import FrozenClock
 from tutorpulse.core.db import create_db_engine, make_session_factory, unit_of_work
 from tutorpulse.core.settings import Settings
+from tutorpulse.engagement import refresh
 from tutorpulse.engagement.models import EngagementEvent, TutorHealth
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Student, Tutor
@@ -106,6 +107,8 @@ def _seed(factory: Any) -> None:
         auth.create_user(
             db, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, role="admin", name="Browser Admin"
         )
+    # The overview, tutor list and activation page read the engagement rollups.
+    refresh.rebuild(factory, settings=Settings(_env_file=None), now_fn=lambda: NOW)  # type: ignore[call-arg]
 
 
 def _free_port() -> int:

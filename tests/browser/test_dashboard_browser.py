@@ -126,3 +126,29 @@ def test_wrong_password_and_error_pages(live_server: Any, page: Any) -> None:
     assert "Tutor T9999 not found" in page.locator(".error-box").inner_text()
     page.click(".error-box >> text=Back to the overview")
     page.wait_for_url(f"{base}/")
+
+
+def test_activation_page_charts_heatmap_and_timeline(
+    live_server: Any, page: Any, screenshots: Path
+) -> None:
+    base = live_server.url
+    _login(page, base, "/activation")
+    platform = _api(page, f"{base}/api/engagement/metrics?days=30")["platform"]
+    for key in ("dau", "wau", "mau"):
+        shown = page.locator(f"article[data-kpi='{key}'] .kpi-value").inner_text().strip()
+        assert shown == fmt_number(platform[key]["value"]), key
+    assert platform["mau"]["value"] > 0  # the page is not showing an empty world
+    # Every chart was drawn by Chart.js under the page's CSP.
+    drawn = page.evaluate(
+        "() => Array.from(document.querySelectorAll('canvas[data-chart]'))"
+        ".filter(c => Chart.getChart(c)).length"
+    )
+    assert drawn == page.locator("canvas[data-chart]").count() >= 3
+    assert page.locator("table[data-heatmap] tbody td").count() == 7 * 24
+    page.fill("input[name=tutor]", "T0002")
+    page.click("#timeline button[type=submit]")
+    page.wait_for_selector("table[data-timeline]")
+    api_events = _api(page, f"{base}/api/engagement/tutors/T0002/timeline?limit=25")["events"]
+    assert page.locator("table[data-timeline] tbody tr").count() == len(api_events) > 0
+    page.screenshot(path=str(screenshots / "activation.png"), full_page=True)
+    assert page.errors == []
