@@ -288,7 +288,7 @@ def _after_insert(db: Session, stored: Iterable[tuple[int, str, datetime]], now:
         day = (occurred - timedelta(days=1)).date()
         if tutor_id not in earliest or day < earliest[tutor_id]:
             earliest[tutor_id] = day
-    for tutor_id, occurred in latest_login.items():
+    for tutor_id, occurred in sorted(latest_login.items()):  # tutor order: no deadlocks
         repo.raise_last_login(db, tutor_id=tutor_id, at=occurred, now=now)
     repo.mark_dirty(db, earliest.items(), now)
 
