@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -189,3 +191,23 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
         else engine_or_session
     )
     return bind.dialect.name == "sqlite"
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize": the transaction was
+# rolled back whole and may simply be run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+T = TypeVar("T")
+
+
+def with_retry(attempt: Callable[[], T], *, tries: int = 3) -> T:
+    """Run ``attempt`` (one whole unit of work) again when the database aborted it
+    for a deadlock or a serialization failure; other errors propagate at once."""
+    for remaining in range(tries - 1, -1, -1):
+        try:
+            return attempt()
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None)
+            if remaining == 0 or code not in RETRYABLE_SQLSTATES:
+                raise
+            time.sleep(0.01 * (tries - remaining))
+    raise AssertionError("unreachable")  # pragma: no cover

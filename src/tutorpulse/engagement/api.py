@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from tutorpulse.core.audit import Actor
+from tutorpulse.core.db import with_retry
 from tutorpulse.core.errors import Invalid, PayloadTooLarge
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import metrics, service
@@ -121,14 +122,19 @@ def track(
     ] = None,
 ) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    with open_unit_of_work(request, write=True) as db:
-        event = service.record_event(
-            db,
-            item=_event_input(body),
-            idempotency_key=idempotency_key,
-            now=request.app.state.clock.now(),
-            settings=settings,
-        )
+    item = _event_input(body)
+
+    def attempt() -> service.TrackedEvent:
+        with open_unit_of_work(request, write=True) as db:
+            return service.record_event(
+                db,
+                item=item,
+                idempotency_key=idempotency_key,
+                now=request.app.state.clock.now(),
+                settings=settings,
+            )
+
+    event = with_retry(attempt)
     if not event.replayed:
         _poke(request)
     headers = {"Idempotent-Replayed": "true"} if event.replayed else None
@@ -164,10 +170,14 @@ def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSONRespo
         else:
             bad_shape[index] = "each event must be a JSON object"
             inputs.append(service.EventInput(None, None))
-    with open_unit_of_work(request, write=True) as db:
-        outcomes = service.record_events(
-            db, items=inputs, now=request.app.state.clock.now(), settings=settings
-        )
+
+    def attempt() -> list[service.ItemOutcome]:
+        with open_unit_of_work(request, write=True) as db:
+            return service.record_events(
+                db, items=inputs, now=request.app.state.clock.now(), settings=settings
+            )
+
+    outcomes = with_retry(attempt)
     results: list[dict[str, Any]] = []
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for outcome in outcomes:

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from tutorpulse.core.db import unit_of_work
+from tutorpulse.core.db import unit_of_work, with_retry
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import repository as repo
 from tutorpulse.engagement.platform import (
@@ -160,10 +160,16 @@ def run_refresh(
                 break
             now = now_fn()
             update = compute_tutors(db, {t: d for t, d, _ in claimed}, now=now, params=params)
-        with unit_of_work(session_factory, write=True) as db:
-            write_tutors(db, update, now=now)
-            repo.clear_dirty(db, claimed)
-            _note_platform_from(db, min(d for _, d, _ in claimed), now)
+
+        def write_batch(
+            update: TutorUpdate = update, claimed: list = claimed, now: datetime = now
+        ) -> None:
+            with unit_of_work(session_factory, write=True) as db:
+                write_tutors(db, update, now=now)
+                repo.clear_dirty(db, claimed)
+                _note_platform_from(db, min(d for _, d, _ in claimed), now)
+
+        with_retry(write_batch)
         result.tutors_rolled_up += len(claimed)
         result.batches += 1
 
@@ -209,6 +215,18 @@ def run_refresh(
         result.remaining_dirty = repo.count_dirty(db)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _write_batch(
+    session_factory: sessionmaker[Session],
+    update: TutorUpdate,
+    claimed: list[tuple[int, date, int]],
+    now: datetime,
+) -> None:
+    with unit_of_work(session_factory, write=True) as db:
+        write_tutors(db, update, now=now)
+        repo.clear_dirty(db, claimed)
+        _note_platform_from(db, min(d for _, d, _ in claimed), now)
 
 
 def _platform_due(state: dict[str, Any], now: datetime, interval: int) -> bool:

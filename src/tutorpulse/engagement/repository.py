@@ -303,7 +303,7 @@ def clear_dirty(db: Session, claimed: Sequence[tuple[int, date, int]]) -> None:
         delete(TutorDirty).where(
             and_(TutorDirty.tutor_id == bindparam("t"), TutorDirty.version == bindparam("v"))
         ),
-        [{"t": t, "v": v} for t, _, v in claimed],
+        [{"t": t, "v": v} for t, _, v in sorted(claimed)],  # tutor order, as ingestion
     )
 
 
