@@ -82,6 +82,33 @@ class Settings(BaseSettings):
     )
     public_base_url: str = Field("http://localhost:3000", validation_alias=_env("PUBLIC_BASE_URL"))
 
+    # Email tracking, webhooks and HTTP providers (email issue, tracking half)
+    email_tracking_enabled: bool = Field(True, validation_alias=_env("EMAIL_TRACKING_ENABLED"))
+    email_machine_click_window_seconds: int = Field(
+        10, ge=0, le=3600, validation_alias=_env("EMAIL_MACHINE_CLICK_WINDOW_SECONDS")
+    )
+    email_unsubscribe_mailto: str | None = Field(
+        None, validation_alias=_env("EMAIL_UNSUBSCRIBE_MAILTO")
+    )
+    resend_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("RESEND_WEBHOOK_SECRET", "RESEND_WEBHOOK_SECRET")
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        None, validation_alias=_env("SENDGRID_WEBHOOK_PUBLIC_KEY", "SENDGRID_WEBHOOK_PUBLIC_KEY")
+    )
+    email_webhook_tolerance_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias=_env("EMAIL_WEBHOOK_TOLERANCE_SECONDS")
+    )
+    resend_api_base_url: str = Field(
+        "https://api.resend.com", validation_alias=_env("RESEND_API_BASE_URL")
+    )
+    sendgrid_api_base_url: str = Field(
+        "https://api.sendgrid.com", validation_alias=_env("SENDGRID_API_BASE_URL")
+    )
+    email_http_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias=_env("EMAIL_HTTP_TIMEOUT_SECONDS")
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
