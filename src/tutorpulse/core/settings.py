@@ -109,6 +109,35 @@ class Settings(BaseSettings):
         10.0, gt=0, le=300, validation_alias=_env("EMAIL_HTTP_TIMEOUT_SECONDS")
     )
 
+    # Email delivery: templates, outbox, SMTP/file transports, sending policy (email issue, A)
+    smtp_timeout_seconds: float = Field(30.0, gt=0, validation_alias=_env("SMTP_TIMEOUT_SECONDS"))
+    email_send_rate_per_second: float = Field(
+        20.0, ge=0, validation_alias=_env("EMAIL_SEND_RATE_PER_SECOND")
+    )
+    email_max_attempts: int = Field(5, ge=1, le=50, validation_alias=_env("EMAIL_MAX_ATTEMPTS"))
+    email_backoff_base_seconds: float = Field(
+        60.0, gt=0, validation_alias=_env("EMAIL_BACKOFF_BASE_SECONDS")
+    )
+    email_frequency_cap_count: int = Field(
+        2, ge=0, validation_alias=_env("EMAIL_FREQUENCY_CAP_COUNT")
+    )
+    email_frequency_cap_days: int = Field(
+        7, ge=1, le=365, validation_alias=_env("EMAIL_FREQUENCY_CAP_DAYS")
+    )
+    email_quiet_hours_start: int = Field(
+        21, ge=0, le=23, validation_alias=_env("EMAIL_QUIET_HOURS_START")
+    )
+    email_quiet_hours_end: int = Field(8, ge=0, le=23, validation_alias=_env("EMAIL_QUIET_HOURS_END"))
+    email_postal_address: str = Field("", validation_alias=_env("EMAIL_POSTAL_ADDRESS"))
+    email_outbox_dir: Path | None = Field(None, validation_alias=_env("EMAIL_OUTBOX_DIR"))
+    email_claim_timeout_seconds: int = Field(
+        600, ge=10, validation_alias=_env("EMAIL_CLAIM_TIMEOUT_SECONDS")
+    )
+    email_batch_size: int = Field(50, ge=1, le=1000, validation_alias=_env("EMAIL_BATCH_SIZE"))
+    email_portal_url: str = Field(
+        "https://tutors.example.com", validation_alias=_env("EMAIL_PORTAL_URL")
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
