@@ -144,6 +144,14 @@ def read_token(purpose: str, token: str, secret: bytes) -> dict[str, Any] | None
     return data if isinstance(data, dict) else None
 
 
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+
+
+def looks_like_token(token: str) -> bool:
+    """Cheap shape check (no key needed): ``<base64url>.<base64url>`` of a sane length."""
+    return 0 < len(token) <= MAX_TOKEN_LENGTH and _TOKEN_SHAPE.match(token) is not None
+
+
 @dataclass(frozen=True)
 class OpenToken:
     intervention_id: int
