@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from tutorpulse.core.errors import Invalid
 from tutorpulse.core.settings import Settings
 from tutorpulse.email.transport import (
     OutgoingMessage,
@@ -194,21 +195,21 @@ def build_http_transport(
 ) -> Transport:
     """The Resend or SendGrid transport configured by ``settings``.
 
-    Raises ValueError for another name or when the provider's API key is not set.
+    Raises ``Invalid`` for another name or when the provider's API key is not set.
     """
     timeout = settings.email_http_timeout_seconds
     if name == "resend":
         key = settings.resend_api_key.get_secret_value() if settings.resend_api_key else ""
         if not key:
-            raise ValueError("EMAIL transport 'resend' needs RESEND_API_KEY")
+            raise Invalid.field("RESEND_API_KEY", "is required by the 'resend' transport")
         return ResendTransport(
             api_key=key, base_url=settings.resend_api_base_url, timeout=timeout, client=client
         )
     if name == "sendgrid":
         key = settings.sendgrid_api_key.get_secret_value() if settings.sendgrid_api_key else ""
         if not key:
-            raise ValueError("EMAIL transport 'sendgrid' needs SENDGRID_API_KEY")
+            raise Invalid.field("SENDGRID_API_KEY", "is required by the 'sendgrid' transport")
         return SendGridTransport(
             api_key=key, base_url=settings.sendgrid_api_base_url, timeout=timeout, client=client
         )
-    raise ValueError(f"unknown HTTP email transport {name!r} (resend or sendgrid)")
+    raise Invalid.field("EMAIL_TRANSPORT", f"{name!r} is not an HTTP transport (resend, sendgrid)")
