@@ -141,11 +141,12 @@ class ResendTransport(_HttpTransport):
         headers = _custom_headers(message.headers)
         if headers:
             payload["headers"] = headers
-        if message.tags:
+        if any(str(v) for v in message.tags.values()):
             # Resend accepts only ASCII letters, digits, '_' and '-' in tag names and values.
             payload["tags"] = [
                 {"name": _TAG_SAFE.sub("_", k), "value": _TAG_SAFE.sub("_", str(v))}
                 for k, v in message.tags.items()
+                if str(v)  # an empty tag value carries nothing and may be refused
             ]
         response = self._post(
             "/emails", payload, {"Idempotency-Key": message.message_id.strip("<>")[:256]}
