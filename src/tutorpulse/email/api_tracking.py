@@ -15,8 +15,9 @@ A forged or altered token is a 404 and records nothing.
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from tutorpulse.core.errors import NotFound
@@ -117,20 +118,23 @@ def unsubscribe_page(token: str, request: Request, settings: SettingsDep) -> Res
 
 
 @router.post("/u/{token}")
-async def unsubscribe(
-    token: str, request: Request, db: DbSession, clock: ClockDep, settings: SettingsDep
+def unsubscribe(
+    token: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+    one_click: Annotated[str | None, Form(alias="List-Unsubscribe", max_length=20)] = None,
 ) -> Response:
     found = tracking.verify_unsubscribe_token(token, tracking_secret(request, settings, token))
     if found is None:
         raise NotFound(_GONE)
-    form = await request.form() if _is_form(request) else None
-    one_click = form is not None and form.get("List-Unsubscribe") == "One-Click"
     events.record_unsubscribe(
         db,
         intervention_id=found.intervention_id,
         email=found.email,
         now=clock.now(),
-        source="one-click" if one_click else "page",
+        source="one-click" if one_click == "One-Click" else "page",
     )
     return render(
         request,
@@ -138,8 +142,3 @@ async def unsubscribe(
         {"email": found.email, "token": token, "done": True},
         headers=NO_CACHE,
     )
-
-
-def _is_form(request: Request) -> bool:
-    content_type = request.headers.get("content-type", "")
-    return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))

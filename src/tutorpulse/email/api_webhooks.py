@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from tutorpulse.core.errors import AppError, Invalid, PayloadTooLarge, Unauthorized
 from tutorpulse.email import events, webhooks
@@ -93,7 +94,10 @@ async def resend_webhook(
         found = webhooks.parse_resend(body, event_id=event_id, received_at=now)
     except ValueError as exc:
         raise Invalid.field("body", str(exc)) from exc
-    return _apply(db, found, now=now, window=settings.email_machine_click_window_seconds)
+    # Database work off the event loop (a SendGrid batch can hold many events).
+    return await run_in_threadpool(
+        _apply, db, found, now=now, window=settings.email_machine_click_window_seconds
+    )
 
 
 @router.post("/sendgrid", response_model=WebhookResult, summary="SendGrid signed Event Webhook")
@@ -122,4 +126,7 @@ async def sendgrid_webhook(
         found = webhooks.parse_sendgrid(body, received_at=now)
     except ValueError as exc:
         raise Invalid.field("body", str(exc)) from exc
-    return _apply(db, found, now=now, window=settings.email_machine_click_window_seconds)
+    # Database work off the event loop (a SendGrid batch can hold many events).
+    return await run_in_threadpool(
+        _apply, db, found, now=now, window=settings.email_machine_click_window_seconds
+    )
