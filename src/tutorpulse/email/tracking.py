@@ -135,7 +135,9 @@ def read_token(purpose: str, token: str, secret: bytes) -> dict[str, Any] | None
         expected = _mac(secret, purpose, payload)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         return None
-    if not hmac.compare_digest(given, expected):
+    # The MAC text must be the canonical encoding: base64 ignores the unused low
+    # bits of its last character, so without this check a changed token could verify.
+    if not hmac.compare_digest(given, expected) or _b64(given) != mac_text:
         return None
     try:
         data = json.loads(_unb64(payload))

@@ -167,3 +167,15 @@ def test_looks_like_token() -> None:
     assert tracking.looks_like_token(tracking.sign_token(tracking.OPEN, {"i": 1}, SECRET))
     assert not tracking.looks_like_token("T0001")
     assert not tracking.looks_like_token("a.b/c")
+
+
+def test_every_single_character_change_is_refused() -> None:
+    # Including changes base64 would otherwise ignore (the unused bits of the last character).
+    token = tracking.sign_token(tracking.CLICK, {"i": 5, "u": "https://a.test/"}, SECRET)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for position in range(len(token)):
+        for replacement in alphabet:
+            if replacement == token[position] or token[position] == ".":
+                continue
+            changed = token[:position] + replacement + token[position + 1 :]
+            assert tracking.verify_click_token(changed, SECRET) is None, (position, replacement)
