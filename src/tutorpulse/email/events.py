@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.errors import Invalid
-from tutorpulse.email import suppression, tracking, webhooks
+from tutorpulse.email import machines, suppression, tracking, webhooks
 from tutorpulse.email.models import EmailEvent
 from tutorpulse.interventions.models import Intervention
 
@@ -84,7 +84,7 @@ def record_open(
     now: datetime,
 ) -> EmailEvent:
     """Record one pixel fetch; a human open also sets ``opened_at`` and the status."""
-    verdict = tracking.classify_open(user_agent=user_agent, ip=ip)
+    verdict = machines.classify_open(user_agent=user_agent, ip=ip)
     event = EmailEvent(
         intervention_id=intervention.id,
         event_type=webhooks.OPENED,
@@ -114,7 +114,7 @@ def record_click(
     window_seconds: int,
 ) -> EmailEvent:
     """Record one click on a tracked link; a human click sets ``clicked_at`` and the status."""
-    verdict = tracking.classify_click(
+    verdict = machines.classify_click(
         user_agent=user_agent,
         ip=ip,
         sent_at=intervention.sent_at,
@@ -197,10 +197,10 @@ def record_provider_event(
     )
     is_machine = False
     if event.kind == webhooks.OPENED:
-        verdict = tracking.classify_open(user_agent=event.user_agent, ip=event.ip)
+        verdict = machines.classify_open(user_agent=event.user_agent, ip=event.ip)
         is_machine = bool(event.machine_hint) or verdict.is_machine
     elif event.kind == webhooks.CLICKED:
-        verdict = tracking.classify_click(
+        verdict = machines.classify_click(
             user_agent=event.user_agent,
             ip=event.ip,
             sent_at=intervention.sent_at if intervention is not None else None,

@@ -11,9 +11,7 @@ Pure functions (no web framework, no database):
 - ``instrument_html`` rewrites every http(s) ``<a href>`` to ``{base}/t/c/{token}``
   and appends a 1×1 open pixel ``{base}/t/o/{token}.gif``. ``mailto:``, ``tel:``,
   in-page anchors and our own unsubscribe/tracking links are left alone.
-- ``classify_open`` / ``classify_click`` decide whether a hit was made by a machine
-  (mail privacy proxies, link scanners, clicks too soon after sending). Machine
-  hits are recorded with ``is_machine=True`` and kept out of engagement figures.
+- Whether a hit was made by a machine is decided in ``email/machines.py``.
 """
 
 from __future__ import annotations
@@ -23,13 +21,11 @@ import binascii
 import hashlib
 import hmac
 import html as html_lib
-import ipaddress
 import json
 import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -322,123 +318,3 @@ def message_urls(html: str | None, text: str | None, *, base_url: str, secret: b
         elif is_trackable_url(url):
             urls.add(url)
     return urls
-
-
-# --------------------------------------------------------------------- machines
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a tracking hit came from a machine, and why (None for a person)."""
-
-    is_machine: bool
-    reason: str | None = None
-
-
-HUMAN = Verdict(False, None)
-
-# Apple Mail Privacy Protection fetches every remote image of a message through
-# Apple's proxies when the message is downloaded, whether or not it is read.
-# Sources: Apple, "Mail Privacy Protection" (iOS 15 / macOS 12 feature docs) and
-# ESP write-ups that measured it (SocketLabs, "Identifying Apple MPP opens":
-# proxy fetches carry the bare user agent "Mozilla/5.0"; Word to the Wise,
-# "Apple MPP reporting and geolocation", 2021: the fetches run over the iCloud
-# Private Relay infrastructure). 17.0.0.0/8 is Apple's own registered network
-# (ARIN NET-17-0-0-0-1). Private Relay egress ranges are published by Apple as a
-# CSV that changes often; they can be added through ``extra_proxy_networks``.
-APPLE_PROXY_USER_AGENTS = frozenset({"mozilla/5.0"})
-APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
-
-# Substrings (lower case) of user agents of link scanners, previewers and HTTP
-# libraries: security gateways (Safe Links, Proofpoint, Mimecast, Barracuda)
-# pre-fetch every link in a message on delivery; chat apps unfurl links.
-SCANNER_USER_AGENT_MARKERS = (
-    "bot",
-    "crawler",
-    "spider",
-    "scanner",
-    "preview",
-    "barracuda",
-    "proofpoint",
-    "mimecast",
-    "urldefense",
-    "safelinks",
-    "fireeye",
-    "trendmicro",
-    "symantec",
-    "forcepoint",
-    "headlesschrome",
-    "phantomjs",
-    "python-requests",
-    "python-httpx",
-    "python-urllib",
-    "aiohttp",
-    "go-http-client",
-    "curl/",
-    "wget/",
-    "java/",
-    "okhttp",
-    "libwww-perl",
-    "facebookexternalhit",
-    "slackbot",
-    "whatsapp",
-)
-
-
-def _in_networks(ip: str | None, networks: tuple[ipaddress._BaseNetwork, ...]) -> bool:
-    if not ip:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in net for net in networks)
-
-
-def _scanner_ua(user_agent: str | None) -> bool:
-    ua = (user_agent or "").strip().lower()
-    return not ua or any(marker in ua for marker in SCANNER_USER_AGENT_MARKERS)
-
-
-def classify_open(
-    *,
-    user_agent: str | None,
-    ip: str | None,
-    extra_proxy_networks: tuple[ipaddress._BaseNetwork, ...] = (),
-) -> Verdict:
-    """Machine if an Apple privacy proxy or a scanner/bot fetched the pixel."""
-    ua = (user_agent or "").strip().lower()
-    if ua in APPLE_PROXY_USER_AGENTS:
-        return Verdict(True, "apple_mpp_user_agent")
-    if _in_networks(ip, APPLE_NETWORKS + extra_proxy_networks):
-        return Verdict(True, "apple_mpp_network")
-    if _scanner_ua(user_agent):
-        return Verdict(True, "scanner_user_agent")
-    return HUMAN
-
-
-def classify_click(
-    *,
-    user_agent: str | None,
-    ip: str | None,
-    sent_at: datetime | None,
-    now: datetime,
-    window_seconds: int,
-    method: str = "GET",
-) -> Verdict:
-    """Machine if a scanner user agent, a HEAD probe, or within ``window_seconds`` of sending.
-
-    Security gateways follow every link while the message is being delivered;
-    a person needs longer than that to open the message and click.
-    """
-    if method.upper() == "HEAD":
-        return Verdict(True, "head_request")
-    if _scanner_ua(user_agent):
-        return Verdict(True, "scanner_user_agent")
-    if (
-        sent_at is not None
-        and window_seconds > 0
-        and (now - sent_at).total_seconds() < window_seconds
-    ):
-        return Verdict(True, "too_soon_after_send")
-    return HUMAN
