@@ -24,13 +24,14 @@ HUMAN = Verdict(False, None)
 
 # Apple Mail Privacy Protection fetches every remote image of a message through
 # Apple's proxies when the message is downloaded, whether or not it is read.
-# Sources: Apple, "Mail Privacy Protection" (iOS 15 / macOS 12 feature docs) and
-# ESP write-ups that measured it (SocketLabs, "Identifying Apple MPP opens":
-# proxy fetches carry the bare user agent "Mozilla/5.0"; Word to the Wise,
-# "Apple MPP reporting and geolocation", 2021: the fetches run over the iCloud
-# Private Relay infrastructure). 17.0.0.0/8 is Apple's own registered network
-# (ARIN NET-17-0-0-0-1). Private Relay egress ranges are published by Apple as a
-# CSV that changes often; they can be added through ``extra_proxy_networks``.
+# Sources: Bird (SparkPost), "4 insights on the not-immediately-obvious impacts of
+# iOS 15 Mail Privacy Protection", 2021: the proxy sends the bare user agent
+# "Mozilla/5.0" (which may change); SocketLabs, "Identifying Apple MPP opens":
+# images are fetched through at least two proxies on download; Word to the Wise,
+# "Apple MPP reporting and geolocation", 2021: MPP runs on the iCloud Private
+# Relay infrastructure, whose egress ranges Apple publishes as a CSV that changes
+# often (pass them as ``extra_proxy_networks``). 17.0.0.0/8 is Apple's own
+# registered network (ARIN): a fetch from there is Apple's servers, not a reader.
 APPLE_PROXY_USER_AGENTS = frozenset({"mozilla/5.0"})
 APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
 
@@ -96,7 +97,7 @@ def classify_open(
     if ua in APPLE_PROXY_USER_AGENTS:
         return Verdict(True, "apple_mpp_user_agent")
     if _in_networks(ip, APPLE_NETWORKS + extra_proxy_networks):
-        return Verdict(True, "apple_mpp_network")
+        return Verdict(True, "apple_network")
     if _scanner_ua(user_agent):
         return Verdict(True, "scanner_user_agent")
     return HUMAN

@@ -26,7 +26,7 @@ SENT = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
     ("ua", "ip", "reason"),
     [
         ("Mozilla/5.0", "203.0.113.9", "apple_mpp_user_agent"),
-        (IPHONE_MAIL, "17.58.101.4", "apple_mpp_network"),
+        (IPHONE_MAIL, "17.58.101.4", "apple_network"),
         ("python-requests/2.31", "198.51.100.1", "scanner_user_agent"),
         ("Barracuda Sentinel (EE)", "198.51.100.1", "scanner_user_agent"),
         ("", "198.51.100.1", "scanner_user_agent"),
