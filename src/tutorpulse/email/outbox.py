@@ -37,12 +37,13 @@ from email.utils import parseaddr
 from hashlib import sha256
 from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tutorpulse.core.clock import Clock
 from tutorpulse.core.db import unit_of_work
 from tutorpulse.core.settings import Settings
-from tutorpulse.email import policy, suppression, tracking
+from tutorpulse.email import policy, tracking
 from tutorpulse.email import repository as repo
 from tutorpulse.email.transport import (
     OutgoingMessage,
@@ -92,6 +93,10 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def make_session_factory_on(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(bind=connection, expire_on_commit=False, autoflush=True)
+
+
 def message_id_for(intervention_id: int, idempotency_key: str, sender: str) -> str:
     """A stable RFC 5322 Message-ID: the same on every attempt at one message."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "tutorpulse.local"
@@ -121,62 +126,77 @@ class _Sender:
         self.secret = tracking.signing_secret(settings)
         self.report = SendReport()
         self.claim_timeout = timedelta(seconds=settings.email_claim_timeout_seconds)
+        self.owned: set[int] = set()
+        self.claimed_at = clock.now()
+
+    def start_batch(self, ids: list[int], claimed_at: datetime) -> None:
+        self.owned = set(ids)
+        self.claimed_at = claimed_at
+        with self.factory() as db:
+            self.rows = repo.load_outbox_rows(db, ids=ids)
+
+    def _keep_claims(self, now: datetime) -> None:
+        # Renew the batch's claims once half the timeout has passed (slow server,
+        # rate limit), so no other worker takes over rows this one is working on;
+        # rows already taken over drop out of ``owned``.
+        if now - self.claimed_at < self.claim_timeout / 2:
+            return
+        with unit_of_work(self.factory) as db:
+            self.owned = repo.renew_claims(db, ids=self.owned, worker=self.worker, now=now)
+        self.claimed_at = now
 
     def prepare(self, intervention_id: int) -> OutgoingMessage | None:
-        """The message to send now, or None when it was skipped, suppressed or deferred."""
+        """The message to send now, or None when it was skipped, suppressed or deferred.
+
+        The checks read in one short transaction; only an outcome other than
+        "send" writes (in a second one that starts with the write, which SQLite
+        needs to wait for a busy database instead of failing).
+        """
         now = self.clock.now()
+        self._keep_claims(now)
+        if intervention_id not in self.owned:
+            self.report.skipped += 1  # another worker took it over
+            return None
+        outcome: tuple[str, str, datetime | None]
+        row = self.rows[intervention_id]
+        if not row.to_email or not row.html or not row.text or not row.subject:
+            outcome = ("failed", "message has no recipient or no rendered content", None)
+        elif row.suppressed:
+            outcome = ("suppressed", "recipient is on the suppression list", None)
+        else:
+            until, why = self._deferral(row, now)
+            if until is None:
+                return self._message(row)
+            outcome = ("deferred", why, until)
+        kind, reason, until = outcome
         with unit_of_work(self.factory) as db:
-            if not repo.touch_claim(
-                db, intervention_id=intervention_id, worker=self.worker, now=now
-            ):
-                self.report.skipped += 1  # another worker took it over
-                return None
-            row = repo.get_outbox_row(db, intervention_id=intervention_id)
-            if not row.to_email or not row.html or not row.text or not row.subject:
-                reason = "message has no recipient or no rendered content"
-                repo.mark_failed(db, intervention_id=row.id, reason=reason, attempted=False)
-                repo.add_event(
-                    db,
-                    intervention_id=row.id,
-                    event_type="failed",
-                    now=now,
-                    data={"reason": reason},
-                )
-                self.report.failed += 1
-                self.report.error(f"intervention {row.id}: {reason}")
-                return None
-            if suppression.is_suppressed(db, email=row.to_email):
-                reason = "recipient is on the suppression list"
-                repo.mark_suppressed(db, intervention_id=row.id, reason=reason)
-                repo.add_event(
-                    db,
-                    intervention_id=row.id,
-                    event_type="suppressed",
-                    now=now,
-                    data={"reason": reason},
-                )
-                self.report.suppressed += 1
-                self.report.skipped += 1
-                return None
-            until, why = self._deferral(db, row, now)
-            if until is not None:
-                repo.release(
+            if kind == "failed":
+                done = repo.mark_failed(db, intervention_id=row.id, reason=reason, attempted=False)
+            elif kind == "suppressed":
+                done = repo.mark_suppressed(db, intervention_id=row.id, reason=reason)
+            else:
+                assert until is not None
+                done = repo.release(
                     db, intervention_id=row.id, next_attempt_at=until, reason=None, attempted=False
                 )
-                repo.add_event(
-                    db,
-                    intervention_id=row.id,
-                    event_type="deferred",
-                    now=now,
-                    data={"reason": why, "until": until.isoformat()},
-                )
-                self.report.deferred += 1
-                return None
-            return self._message(db, row)
+            data: dict[str, Any] = {"reason": reason}
+            if until is not None:
+                data["until"] = until.isoformat()
+            if done:
+                repo.add_event(db, intervention_id=row.id, event_type=kind, now=now, data=data)
+        if not done:
+            self.report.skipped += 1
+        elif kind == "failed":
+            self.report.failed += 1
+            self.report.error(f"intervention {row.id}: {reason}")
+        elif kind == "suppressed":
+            self.report.suppressed += 1
+            self.report.skipped += 1
+        else:
+            self.report.deferred += 1
+        return None
 
-    def _deferral(
-        self, db: Session, row: repo.OutboxRow, now: datetime
-    ) -> tuple[datetime | None, str]:
+    def _deferral(self, row: repo.OutboxRow, now: datetime) -> tuple[datetime | None, str]:
         s = self.settings
         quiet = policy.quiet_hours_end(
             now, zone=row.timezone, start=s.email_quiet_hours_start, end=s.email_quiet_hours_end
@@ -189,13 +209,14 @@ class _Sender:
             )
         if s.email_frequency_cap_count > 0:
             window = timedelta(days=s.email_frequency_cap_days)
-            sends, in_flight = repo.recent_send_times(
-                db,
-                tutor_id=row.tutor_id,
-                since=now - window,
-                live_claims_after=now - self.claim_timeout,
-                exclude_id=row.id,
-            )
+            with self.factory() as db:
+                sends, in_flight = repo.recent_send_times(
+                    db,
+                    tutor_id=row.tutor_id,
+                    since=now - window,
+                    live_claims_after=now - self.claim_timeout,
+                    exclude_id=row.id,
+                )
             until = policy.frequency_cap_until(
                 now,
                 recent_sends=sends,
@@ -211,7 +232,7 @@ class _Sender:
                 )
         return None, ""
 
-    def _message(self, db: Session, row: repo.OutboxRow) -> OutgoingMessage:
+    def _message(self, row: repo.OutboxRow) -> OutgoingMessage:
         s = self.settings
         assert row.to_email
         assert row.html
@@ -363,26 +384,27 @@ def send_pending(
     """
     own_transport = transport is None
     active = transport if transport is not None else build_transport(settings)
+    bind = factory.kw.get("bind")
+    # One connection for the whole run, not one checkout (and pre-ping) per step.
+    connection = bind.connect() if isinstance(bind, Engine) else None
+    work = make_session_factory_on(connection) if connection is not None else factory
     sender = _Sender(
-        factory,
+        work,
         settings=settings,
         clock=clock,
         transport=active,
         worker=worker_id or default_worker_id(),
         bucket=bucket or policy.bucket_for(active.name, settings.email_send_rate_per_second),
     )
-    bind = factory.kw.get("bind")
     skip_locked = bind is not None and bind.dialect.name == "postgresql"
     handled = 0
     try:
         while limit is None or handled < limit:
             now = clock.now()
-            batch = (
-                settings.email_batch_size
-                if limit is None
-                else min(settings.email_batch_size, limit - handled)
-            )
-            with unit_of_work(factory) as db:
+            batch = settings.email_batch_size
+            if limit is not None:
+                batch = min(batch, limit - handled)
+            with unit_of_work(work) as db:
                 ids = repo.claim_due(
                     db,
                     worker=sender.worker,
@@ -393,6 +415,7 @@ def send_pending(
                 )
             if not ids:
                 break
+            sender.start_batch(ids, now)
             if on_claimed is not None:
                 on_claimed(ids)
             for intervention_id in ids:
@@ -403,6 +426,8 @@ def send_pending(
     finally:
         if own_transport:
             close_transport(active)
+        if connection is not None:
+            connection.close()
     report = sender.report
     log.info(
         "email.send_pending %s: sent %d, failed %d, deferred %d, skipped %d",

@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, distinct, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tutorpulse.email.facts import TutorFacts, UpcomingSession
-from tutorpulse.email.models import EmailEvent
+from tutorpulse.email.models import EmailEvent, Suppression
 from tutorpulse.interventions.models import Intervention
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Student, Tutor
@@ -75,19 +75,22 @@ def claim_due(
     return sorted(db.scalars(stmt).all())
 
 
-def touch_claim(db: Session, *, intervention_id: int, worker: str, now: datetime) -> bool:
-    """Renew ``worker``'s claim just before sending; False if another worker took it over."""
-    result = db.execute(
+def renew_claims(db: Session, *, ids: set[int], worker: str, now: datetime) -> set[int]:
+    """Renew ``worker``'s claims on ``ids``; returns those it still holds (not taken over)."""
+    if not ids:
+        return set()
+    stmt = (
         update(Intervention)
         .where(
-            Intervention.id == intervention_id,
+            Intervention.id.in_(sorted(ids)),
             Intervention.status == SENDING,
             Intervention.claimed_by == worker,
         )
         .values(claimed_at=now)
+        .returning(Intervention.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return set(db.scalars(stmt).all())
 
 
 @dataclass(frozen=True)
@@ -103,27 +106,42 @@ class OutboxRow:
     text: str | None
     template_key: str | None
     attempts: int
+    suppressed: bool = False
+
+
+def _outbox_columns() -> tuple[Any, ...]:
+    return (
+        Intervention.id,
+        Intervention.idempotency_key,
+        Intervention.tutor_id,
+        Tutor.external_id,
+        Tutor.timezone,
+        Intervention.to_email,
+        Intervention.subject,
+        Intervention.content_html,
+        Intervention.content_text,
+        Intervention.template_key,
+        Intervention.attempts,
+        Suppression.id.is_not(None),
+    )
+
+
+def load_outbox_rows(db: Session, *, ids: Sequence[int]) -> dict[int, OutboxRow]:
+    """The claimed messages with their tutor's time zone and whether the address is suppressed
+    (one query for the whole batch)."""
+    if not ids:
+        return {}
+    rows = db.execute(
+        select(*_outbox_columns())
+        .join(Tutor, Tutor.id == Intervention.tutor_id)
+        .outerjoin(Suppression, Suppression.email == func.lower(func.trim(Intervention.to_email)))
+        .where(Intervention.id.in_(sorted(ids)))
+    ).all()
+    return {r[0]: OutboxRow(*r) for r in rows}
 
 
 def get_outbox_row(db: Session, *, intervention_id: int) -> OutboxRow:
-    row = db.execute(
-        select(
-            Intervention.id,
-            Intervention.idempotency_key,
-            Intervention.tutor_id,
-            Tutor.external_id,
-            Tutor.timezone,
-            Intervention.to_email,
-            Intervention.subject,
-            Intervention.content_html,
-            Intervention.content_text,
-            Intervention.template_key,
-            Intervention.attempts,
-        )
-        .join(Tutor, Tutor.id == Intervention.tutor_id)
-        .where(Intervention.id == intervention_id)
-    ).one()
-    return OutboxRow(*row)
+    return load_outbox_rows(db, ids=[intervention_id])[intervention_id]
 
 
 def recent_send_times(
@@ -138,30 +156,29 @@ def recent_send_times(
 
     In flight: claimed by a live worker right now (a claim renewed after
     ``live_claims_after``), so two workers cannot both pass the frequency cap.
+    One query.
     """
-    sent = db.scalars(
-        select(Intervention.sent_at)
-        .where(
+    rows = db.execute(
+        select(Intervention.sent_at, Intervention.status).where(
             Intervention.tutor_id == tutor_id,
-            Intervention.sent_at >= since,
             Intervention.id != exclude_id,
+            or_(
+                Intervention.sent_at >= since,
+                and_(
+                    Intervention.status == SENDING,
+                    Intervention.claimed_at > live_claims_after,
+                ),
+            ),
         )
-        .order_by(Intervention.sent_at.desc())
     ).all()
-    in_flight = db.scalar(
-        select(func.count())
-        .select_from(Intervention)
-        .where(
-            Intervention.tutor_id == tutor_id,
-            Intervention.status == SENDING,
-            Intervention.claimed_at > live_claims_after,
-            Intervention.id != exclude_id,
-        )
-    )
-    return [t for t in sent if t is not None], int(in_flight or 0)
+    sent = sorted((t for t, _ in rows if t is not None and t >= since), reverse=True)
+    in_flight = sum(1 for t, status in rows if status == SENDING and t is None)
+    return sent, in_flight
 
 
 def _finish(db: Session, intervention_id: int, **values: Any) -> bool:
+    # Only a row still being sent is finished: a message recorded as sent (or
+    # failed) by anyone stays so, whatever a late worker reports.
     result = db.execute(
         update(Intervention)
         .where(Intervention.id == intervention_id, Intervention.status == SENDING)

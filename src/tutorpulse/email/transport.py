@@ -18,8 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -75,23 +77,46 @@ class Transport(Protocol):
 # --------------------------------------------------------------------- MIME
 
 
-def build_mime(message: OutgoingMessage, *, date: datetime | None = None) -> EmailMessage:
-    """The RFC 5322 message: multipart/alternative with the text part first, HTML last."""
-    mime = EmailMessage(policy=policy.SMTP)
-    mime["From"] = message.sender
-    mime["To"] = message.to
-    mime["Subject"] = message.subject
+def build_mime(message: OutgoingMessage, *, date: datetime | None = None) -> bytes:
+    """The RFC 5322 message as bytes (CRLF line ends): multipart/alternative, text part first,
+    HTML last, both UTF-8.
+
+    Built with the ``compat32`` MIME classes: several times faster than
+    ``EmailMessage`` with the modern policy, which re-parses every header.
+    Non-ASCII headers are RFC 2047 encoded. Raises ValueError when ``headers``
+    tries to set a header the transport owns, or a header value has a line break.
+    """
+    mime = MIMEMultipart("alternative")
+    mime["From"] = _address(message.sender)
+    mime["To"] = _address(message.to)
+    mime["Subject"] = _encoded(message.subject)
     mime["Message-ID"] = message.message_id
     mime["Date"] = formatdate((date or datetime.now(UTC)).timestamp(), localtime=False, usegmt=True)
     for name, value in message.headers.items():
         if name.lower() in _RESERVED_HEADERS:
             raise ValueError(f"header {name} is set by the transport")
-        mime[name] = value
+        mime[name] = _encoded(value)
     for name, value in message.tags.items():
-        mime[f"X-TutorPulse-{_header_word(name)}"] = value
-    mime.set_content(message.text, subtype="plain", charset="utf-8")
-    mime.add_alternative(message.html, subtype="html", charset="utf-8")
-    return mime
+        mime[f"X-TutorPulse-{_header_word(name)}"] = _encoded(value)
+    mime.attach(MIMEText(message.text, "plain", "utf-8"))
+    mime.attach(MIMEText(message.html, "html", "utf-8"))
+    return mime.as_bytes(policy=_WIRE)
+
+
+_WIRE = policy.compat32.clone(linesep="\r\n")
+
+
+def _encoded(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("header values must not contain line breaks")
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _address(value: str) -> str:
+    name, address = parseaddr(value)
+    if not address:
+        raise ValueError(f"not an email address: {value!r}")
+    return formataddr((name, address), charset="utf-8") if name else address
 
 
 _RESERVED_HEADERS = frozenset({"from", "to", "subject", "message-id", "date"})
@@ -181,12 +206,12 @@ class SmtpTransport:
         return conn
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        mime = build_mime(message)
+        data = build_mime(message)
         try:
             self._ensure_connection()
             assert self._conn is not None
             # Sent once: after a failure nobody knows whether the server queued it.
-            self._conn.send_message(mime, from_addr=_envelope(message.sender))
+            self._conn.sendmail(_envelope(message.sender), [_envelope(message.to)], data)
         except smtplib.SMTPRecipientsRefused as exc:
             self._reset()
             code, text = next(iter(exc.recipients.values()))
@@ -275,7 +300,7 @@ class FileTransport:
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            data = build_mime(message).as_bytes()
+            data = build_mime(message)
             target = self.path_for(message.message_id)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             tmp.write_bytes(data)
