@@ -52,11 +52,15 @@ class SuppressionPage:
 
 
 def is_suppressed(db: Session, *, email: str) -> bool:
-    """True when ``email`` is on the list (an unparsable address counts as suppressed)."""
+    """True when ``email`` is on the list.
+
+    An unparsable address is not on it (False): the transport then rejects it
+    with its own, truthful reason instead of a misleading "suppressed".
+    """
     try:
         address = normalise_email(email)
     except Invalid:
-        return True
+        return False
     return get_suppression(db, email=address) is not None
 
 
