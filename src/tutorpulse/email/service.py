@@ -25,7 +25,7 @@ from tutorpulse.core.errors import Conflict, ErrorDetail, Invalid, NotFound
 from tutorpulse.core.settings import Settings
 from tutorpulse.email import repository as repo
 from tutorpulse.email import tracking
-from tutorpulse.email.catalog import ENGAGEMENT_ISSUES, TEMPLATES, EmailTemplate
+from tutorpulse.email.catalog import ENGAGEMENT_ISSUES, TEMPLATES, EmailTemplate, get_template
 from tutorpulse.email.facts import fill_variables
 from tutorpulse.email.models import EmailEvent
 from tutorpulse.email.rendering import (
@@ -72,7 +72,9 @@ def resolve_variables(
     Raises ``NotFound`` (unknown tutor or template) and ``Invalid`` naming every
     variable that is neither given nor known from the tutor's data.
     """
-    template = get_template_or_raise(template_key)
+    template = get_template(template_key)
+    if template is None:
+        raise Invalid.field("templateId", "unknown template; one of " + ", ".join(TEMPLATES))
     tutor = tutors_service.get_tutor_or_raise(db, tutor_id=tutor_id)
     facts = repo.tutor_facts(
         db, tutor=tutor, now=now, with_rank="rank" in template.variables and "rank" not in given

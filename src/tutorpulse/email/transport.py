@@ -103,7 +103,7 @@ def build_mime(message: OutgoingMessage, *, date: datetime | None = None) -> byt
     return mime.as_bytes(policy=_WIRE)
 
 
-_WIRE = policy.compat32.clone(linesep="\r\n")
+_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)
 
 
 def _encoded(value: str) -> str:

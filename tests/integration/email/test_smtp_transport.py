@@ -220,3 +220,43 @@ def test_build_transport_from_settings(tmp_path: Path) -> None:
     assert [t.name for t in chained.transports] == ["smtp", "file"]
     with pytest.raises(Invalid, match="pigeon"):
         build_transport(settings.model_copy(update={"email_fallback": "pigeon"}))
+
+
+def test_long_and_non_ascii_headers_survive_the_round_trip() -> None:
+    subject = "Grüße, Zoë — we've missed you this week and would love to see you back soon"
+    unsubscribe = "<https://tp.example.test/u/" + "x" * 120 + ">"
+    with smtp_server() as server:
+        transport = smtp(server.port)
+        transport.send(
+            OutgoingMessage(
+                message_id="<long@tutorpulse.test>",
+                to="zoe@example.test",
+                sender="Zoë Café <success@tutorpulse.test>",
+                subject=subject,
+                html="<p>Grüße</p>",
+                text="Grüße\n",
+                headers={"List-Unsubscribe": unsubscribe},
+                tags={},
+            )
+        )
+        transport.close()
+    [received] = server.sink.parsed()
+    assert received["Subject"] == subject
+    assert received["From"] == "Zoë Café <success@tutorpulse.test>"
+    assert received["List-Unsubscribe"] == unsubscribe
+    assert received.get_body(("plain",)).get_content() == "Grüße\n"
+
+
+def test_a_header_with_a_line_break_is_refused() -> None:
+    bad = OutgoingMessage(
+        message_id="<x@y>",
+        to="a@example.test",
+        sender="s@example.test",
+        subject="Hi\r\nBcc: victim@example.test",
+        html="h",
+        text="t",
+        headers={},
+        tags={},
+    )
+    with pytest.raises(ValueError, match="line breaks"):
+        smtp(free_port()).send(bad)
