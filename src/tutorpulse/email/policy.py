@@ -117,10 +117,12 @@ class TokenBucket:
                 now = self._monotonic()
                 self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                # The tolerance absorbs float rounding of the refill (0.1 s × 10/s may
+                # come out as 0.9999999999999998 tokens).
+                if self._tokens >= 1 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1)
                     return waited
-                pause = (1 - self._tokens) / self.rate
+                pause = max((1 - self._tokens) / self.rate, 1e-6)
                 self._sleep(pause)
                 waited += pause
 
