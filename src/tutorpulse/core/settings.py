@@ -7,6 +7,7 @@ Every variable has the ``TUTORPULSE_`` prefix; the original platform's names
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -108,6 +109,16 @@ class Settings(BaseSettings):
     email_http_timeout_seconds: float = Field(
         10.0, gt=0, le=300, validation_alias=_env("EMAIL_HTTP_TIMEOUT_SECONDS")
     )
+    email_machine_open_networks: str = Field(
+        "", validation_alias=_env("EMAIL_MACHINE_OPEN_NETWORKS")
+    )
+
+    @field_validator("email_machine_open_networks")
+    @classmethod
+    def _cidr_list(cls, value: str) -> str:
+        for item in value.replace(",", " ").split():
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
 
     # Email delivery: templates, outbox, SMTP/file transports, sending policy (email issue, A)
     smtp_timeout_seconds: float = Field(30.0, gt=0, validation_alias=_env("SMTP_TIMEOUT_SECONDS"))

@@ -22,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from tutorpulse.core.errors import NotFound
 from tutorpulse.core.settings import Settings
-from tutorpulse.email import events, tracking
+from tutorpulse.email import events, machines, tracking
 from tutorpulse.web.deps import ClockDep, DbSession, SettingsDep
 from tutorpulse.web.templating import render
 
@@ -51,6 +51,15 @@ def tracking_secret(request: Request, settings: Settings, token: str) -> bytes:
     return secret
 
 
+def proxy_networks(request: Request, settings: Settings) -> tuple[machines.Network, ...]:
+    """``EMAIL_MACHINE_OPEN_NETWORKS``, parsed once per app."""
+    cached = getattr(request.app.state, "email_proxy_networks", None)
+    if cached is None:
+        cached = machines.parse_networks(settings.email_machine_open_networks)
+        request.app.state.email_proxy_networks = cached
+    return tuple(cached)
+
+
 def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -70,6 +79,7 @@ def open_pixel(
             user_agent=request.headers.get("user-agent"),
             ip=_client_ip(request),
             now=clock.now(),
+            proxy_networks=proxy_networks(request, settings),
         )
     return Response(tracking.PIXEL_GIF, media_type="image/gif", headers=NO_CACHE)
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from tutorpulse.core.errors import AppError, Invalid, PayloadTooLarge, Unauthorized
-from tutorpulse.email import events, webhooks
+from tutorpulse.core.settings import Settings
+from tutorpulse.email import events, machines, webhooks
 from tutorpulse.web.deps import ClockDep, DbSession, SettingsDep
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,21 @@ async def _body(request: Request) -> bytes:
 
 
 def _apply(
-    db: Session, found: list[webhooks.ProviderEvent], *, now: datetime, window: int
+    db: Session,
+    found: list[webhooks.ProviderEvent],
+    *,
+    now: datetime,
+    settings: Settings,
 ) -> WebhookResult:
+    networks = machines.parse_networks(settings.email_machine_open_networks)
     outcomes: Counter[str] = Counter()
     for event in found:
         outcome = events.record_provider_event(
-            db, event=event, now=now, click_window_seconds=window
+            db,
+            event=event,
+            now=now,
+            click_window_seconds=settings.email_machine_click_window_seconds,
+            proxy_networks=networks,
         )
         outcomes[outcome] += 1
     return WebhookResult(
@@ -95,9 +105,7 @@ async def resend_webhook(
     except ValueError as exc:
         raise Invalid.field("body", str(exc)) from exc
     # Database work off the event loop (a SendGrid batch can hold many events).
-    return await run_in_threadpool(
-        _apply, db, found, now=now, window=settings.email_machine_click_window_seconds
-    )
+    return await run_in_threadpool(_apply, db, found, now=now, settings=settings)
 
 
 @router.post("/sendgrid", response_model=WebhookResult, summary="SendGrid signed Event Webhook")
@@ -127,6 +135,4 @@ async def sendgrid_webhook(
     except ValueError as exc:
         raise Invalid.field("body", str(exc)) from exc
     # Database work off the event loop (a SendGrid batch can hold many events).
-    return await run_in_threadpool(
-        _apply, db, found, now=now, window=settings.email_machine_click_window_seconds
-    )
+    return await run_in_threadpool(_apply, db, found, now=now, settings=settings)

@@ -82,9 +82,15 @@ def record_open(
     user_agent: str | None,
     ip: str | None,
     now: datetime,
+    proxy_networks: tuple[machines.Network, ...] = (),
 ) -> EmailEvent:
-    """Record one pixel fetch; a human open also sets ``opened_at`` and the status."""
-    verdict = machines.classify_open(user_agent=user_agent, ip=ip)
+    """Record one pixel fetch; a human open also sets ``opened_at`` and the status.
+
+    ``proxy_networks``: extra address ranges whose fetches are machine opens.
+    """
+    verdict = machines.classify_open(
+        user_agent=user_agent, ip=ip, extra_proxy_networks=proxy_networks
+    )
     event = EmailEvent(
         intervention_id=intervention.id,
         event_type=webhooks.OPENED,
@@ -184,6 +190,7 @@ def record_provider_event(
     event: webhooks.ProviderEvent,
     now: datetime,
     click_window_seconds: int,
+    proxy_networks: tuple[machines.Network, ...] = (),
 ) -> str:
     """Apply one verified provider event. Returns "recorded", "duplicate" or "unmatched".
 
@@ -197,7 +204,9 @@ def record_provider_event(
     )
     is_machine = False
     if event.kind == webhooks.OPENED:
-        verdict = machines.classify_open(user_agent=event.user_agent, ip=event.ip)
+        verdict = machines.classify_open(
+            user_agent=event.user_agent, ip=event.ip, extra_proxy_networks=proxy_networks
+        )
         is_machine = bool(event.machine_hint) or verdict.is_machine
     elif event.kind == webhooks.CLICKED:
         verdict = machines.classify_click(

@@ -8,8 +8,24 @@ HEAD probes and clicks too soon after sending. Machine hits are recorded with
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import datetime
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """CIDR ranges from a comma- or whitespace-separated list; ValueError names a bad one."""
+    networks: list[Network] = []
+    for item in re.split(r"[,\s]+", text.strip()):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not an IP network (CIDR)") from exc
+    return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -30,7 +46,7 @@ HUMAN = Verdict(False, None)
 # images are fetched through at least two proxies on download; Word to the Wise,
 # "Apple MPP reporting and geolocation", 2021: MPP runs on the iCloud Private
 # Relay infrastructure, whose egress ranges Apple publishes as a CSV that changes
-# often (pass them as ``extra_proxy_networks``). 17.0.0.0/8 is Apple's own
+# often (configure them as ``EMAIL_MACHINE_OPEN_NETWORKS``). 17.0.0.0/8 is Apple's own
 # registered network (ARIN): a fetch from there is Apple's servers, not a reader.
 APPLE_PROXY_USER_AGENTS = frozenset({"mozilla/5.0"})
 APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
@@ -71,7 +87,7 @@ SCANNER_USER_AGENT_MARKERS = (
 )
 
 
-def _in_networks(ip: str | None, networks: tuple[ipaddress._BaseNetwork, ...]) -> bool:
+def _in_networks(ip: str | None, networks: tuple[Network, ...]) -> bool:
     if not ip:
         return False
     try:
@@ -90,14 +106,16 @@ def classify_open(
     *,
     user_agent: str | None,
     ip: str | None,
-    extra_proxy_networks: tuple[ipaddress._BaseNetwork, ...] = (),
+    extra_proxy_networks: tuple[Network, ...] = (),
 ) -> Verdict:
     """Machine if an Apple privacy proxy or a scanner/bot fetched the pixel."""
     ua = (user_agent or "").strip().lower()
     if ua in APPLE_PROXY_USER_AGENTS:
         return Verdict(True, "apple_mpp_user_agent")
-    if _in_networks(ip, APPLE_NETWORKS + extra_proxy_networks):
+    if _in_networks(ip, APPLE_NETWORKS):
         return Verdict(True, "apple_network")
+    if _in_networks(ip, extra_proxy_networks):
+        return Verdict(True, "proxy_network")
     if _scanner_ua(user_agent):
         return Verdict(True, "scanner_user_agent")
     return HUMAN

@@ -248,3 +248,22 @@ def test_forged_unsubscribe_token_is_404(
     assert client.get(f"/u/{other}").status_code == 404
     assert client.post(f"/u/{other}", data={"List-Unsubscribe": "One-Click"}).status_code == 404
     assert db.scalar(select(func.count()).select_from(Suppression)) == 0
+
+
+def test_open_from_a_configured_proxy_network_is_machine(
+    app_factory: Any, settings: Settings, db: Session, sent: Intervention, secret: bytes
+) -> None:
+    app = app_factory(settings.model_copy(update={"email_machine_open_networks": "104.28.0.0/16"}))
+    url = path_of(tracking.open_pixel_url(intervention_id=sent.id, base_url=BASE, secret=secret))
+    relay = TestClient(app, client=("104.28.7.7", 40000))
+    assert relay.get(url, headers={"user-agent": BROWSER}).status_code == 200
+    reader = TestClient(app, client=("198.51.100.20", 40000))
+    assert reader.get(url, headers={"user-agent": BROWSER}).status_code == 200
+    opens = events_of(db, sent.id, "opened")
+    assert [o.is_machine for o in opens] == [True, False]
+    assert sent.status == "opened"
+
+
+def test_invalid_proxy_network_setting_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+        Settings(_env_file=None, email_machine_open_networks="17.0.0.0/8, nonsense")  # type: ignore[call-arg]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tutorpulse.email.machines import classify_click, classify_open
+from tutorpulse.email.machines import classify_click, classify_open, parse_networks
 
 IPHONE_MAIL = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -93,3 +94,22 @@ def test_scanner_clicks(ua: str, method: str, reason: str) -> None:
     )
     assert verdict.is_machine
     assert verdict.reason == reason
+
+
+def test_configured_proxy_networks_mark_opens_as_machine() -> None:
+    networks = parse_networks("104.28.0.0/16, 2a02:26f7:b3c0::/44\n172.224.226.0/27")
+    assert len(networks) == 3
+    verdict = classify_open(user_agent=IPHONE_MAIL, ip="104.28.1.9", extra_proxy_networks=networks)
+    assert verdict.is_machine
+    assert verdict.reason == "proxy_network"
+    v6 = classify_open(
+        user_agent=IPHONE_MAIL, ip="2a02:26f7:b3c1::1", extra_proxy_networks=networks
+    )
+    assert v6.is_machine
+    outside = classify_open(
+        user_agent=IPHONE_MAIL, ip="198.51.100.1", extra_proxy_networks=networks
+    )
+    assert not outside.is_machine
+    assert parse_networks("") == ()
+    with pytest.raises(ValueError, match=re.escape("'10.0.0.300/8' is not an IP network")):
+        parse_networks("10.0.0.0/8, 10.0.0.300/8")
