@@ -103,6 +103,29 @@ def _session_time(value: datetime, zone: str) -> str:
     return f"{hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'} {local.tzname()}"
 
 
+# Variables whose values need the session aggregates, the last completed session,
+# the next first session or the rating rank (so the other queries can be skipped).
+AGGREGATE_VARIABLES = frozenset(
+    {
+        "sessionsLast14d", "sessionsPrior14d", "metricValue", "recentSessionCount", "issueRate",
+        "recentSessionsWithIssues", "totalRecentSessions", "totalSessionsCompleted",
+        "totalSessions", "totalStudents", "averageRating", "ratedSessions", "currentEngagement",
+        "firstSessionRating", "firstSessionCount", "rescheduleRate", "rescheduleCount",
+        "sessionsWithOutcome", "performanceScore", "rank", "rankedTutors",
+    }
+)  # fmt: skip
+LAST_SESSION_VARIABLES = frozenset(
+    {"lastSessionDate", "daysSinceLastSession", "daysSinceActive", "daysSinceLastActivity",
+     "issueType", "actionUrl"}
+)  # fmt: skip
+UPCOMING_VARIABLES = frozenset({"sessionDate", "sessionTime", "subject", "gradeLevel"})
+
+
+def needed(template: EmailTemplate, given: Mapping[str, Any]) -> set[str]:
+    """The template's variables the caller did not give (to be filled from data)."""
+    return {name for name in template.variables if given.get(name) is None}
+
+
 def engagement_issue(f: TutorFacts) -> str:
     """no_login (≥ 7 days without login), else no_sessions (none completed in 14 days), else
     declining_engagement."""

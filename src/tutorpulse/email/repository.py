@@ -8,7 +8,7 @@ while another process writes (SQLITE_BUSY at once instead of waiting).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -331,8 +331,15 @@ def _i(value: Any) -> int:
     return int(value or 0)
 
 
-def tutor_facts(db: Session, *, tutor: Tutor, now: datetime, with_rank: bool) -> TutorFacts:
-    """What the templates may say about ``tutor`` as of ``now`` (sessions up to ``now``)."""
+def tutor_facts(
+    db: Session, *, tutor: Tutor, now: datetime, needs: FactNeeds | None = None
+) -> TutorFacts:
+    """What the templates may say about ``tutor`` as of ``now`` (sessions up to ``now``).
+
+    ``needs`` skips the queries whose figures the template does not use
+    (default: everything); skipped figures stay at their empty defaults.
+    """
+    needs = needs or FactNeeds()
     s = TutorSession
     done = s.status == "completed"
     in30 = s.scheduled_start > now - timedelta(days=30)
@@ -347,6 +354,8 @@ def tutor_facts(db: Session, *, tutor: Tutor, now: datetime, with_rank: bool) ->
         return func.avg(value), func.count(value)
 
     first = and_(s.is_first_session.is_(True), done)
+    if not needs.aggregates:
+        return _profile_facts(db, tutor=tutor, now=now, needs=needs)
     row = db.execute(
         select(
             count_if(done),
@@ -366,35 +375,13 @@ def tutor_facts(db: Session, *, tutor: Tutor, now: datetime, with_rank: bool) ->
             *avg_n(first, s.student_rating),
         ).where(s.tutor_id == tutor.id, s.scheduled_start <= now)
     ).one()
-    last_session = db.scalar(
-        select(func.max(s.scheduled_start)).where(
-            s.tutor_id == tutor.id, done, s.scheduled_start <= now
-        )
-    )
-    upcoming = db.execute(
-        select(s.scheduled_start, s.subject, Student.grade_level)
-        .join(Student, Student.id == s.student_id)
-        .where(
-            s.tutor_id == tutor.id,
-            s.is_first_session.is_(True),
-            s.status == "scheduled",
-            s.scheduled_start > now,
-        )
-        .order_by(s.scheduled_start)
-        .limit(1)
-    ).first()
+    base = _profile_facts(db, tutor=tutor, now=now, needs=needs)
     rank = ranked = None
     rating_avg_30d = _f(row[6])
-    if with_rank and rating_avg_30d is not None:
+    if needs.rank and rating_avg_30d is not None:
         rank, ranked = _rating_rank(db, now=now, value=rating_avg_30d)
-    return TutorFacts(
-        now=now,
-        name=tutor.name or "",
-        timezone=tutor.timezone or "UTC",
-        last_login_at=tutor.last_login_at
-        if tutor.last_login_at and tutor.last_login_at <= now
-        else None,
-        last_session_at=last_session,
+    return replace(
+        base,
         completed_total=_i(row[0]),
         students_total=_i(row[1]),
         rating_avg_all=_f(row[2]),
@@ -415,13 +402,56 @@ def tutor_facts(db: Session, *, tutor: Tutor, now: datetime, with_rank: bool) ->
         tutor_reschedules_30d=_i(row[17]),
         first_rating_avg=_f(row[18]),
         first_rated=_i(row[19]),
+        rating_rank_30d=rank,
+        ranked_tutors_30d=ranked,
+    )
+
+
+@dataclass(frozen=True)
+class FactNeeds:
+    """Which groups of tutor figures to query (all by default)."""
+
+    aggregates: bool = True
+    last_session: bool = True
+    upcoming: bool = True
+    rank: bool = True
+
+
+def _profile_facts(db: Session, *, tutor: Tutor, now: datetime, needs: FactNeeds) -> TutorFacts:
+    s = TutorSession
+    last_session = None
+    if needs.last_session:
+        last_session = db.scalar(
+            select(func.max(s.scheduled_start)).where(
+                s.tutor_id == tutor.id, s.status == "completed", s.scheduled_start <= now
+            )
+        )
+    upcoming = None
+    if needs.upcoming:
+        upcoming = db.execute(
+            select(s.scheduled_start, s.subject, Student.grade_level)
+            .join(Student, Student.id == s.student_id)
+            .where(
+                s.tutor_id == tutor.id,
+                s.is_first_session.is_(True),
+                s.status == "scheduled",
+                s.scheduled_start > now,
+            )
+            .order_by(s.scheduled_start)
+            .limit(1)
+        ).first()
+    login = tutor.last_login_at
+    return TutorFacts(
+        now=now,
+        name=tutor.name or "",
+        timezone=tutor.timezone or "UTC",
+        last_login_at=login if login is not None and login <= now else None,
+        last_session_at=last_session,
         next_first_session=(
             UpcomingSession(start=upcoming[0], subject=upcoming[1], grade_level=upcoming[2])
             if upcoming
             else None
         ),
-        rating_rank_30d=rank,
-        ranked_tutors_30d=ranked,
     )
 
 

@@ -26,7 +26,13 @@ from tutorpulse.core.settings import Settings
 from tutorpulse.email import repository as repo
 from tutorpulse.email import tracking
 from tutorpulse.email.catalog import ENGAGEMENT_ISSUES, TEMPLATES, EmailTemplate, get_template
-from tutorpulse.email.facts import fill_variables
+from tutorpulse.email.facts import (
+    AGGREGATE_VARIABLES,
+    LAST_SESSION_VARIABLES,
+    UPCOMING_VARIABLES,
+    fill_variables,
+    needed,
+)
 from tutorpulse.email.models import EmailEvent
 from tutorpulse.email.rendering import (
     Footer,
@@ -37,6 +43,7 @@ from tutorpulse.email.rendering import (
 )
 from tutorpulse.interventions.models import INTERVENTION_STATUSES, Intervention
 from tutorpulse.tutors import service as tutors_service
+from tutorpulse.tutors.models import Tutor
 
 QUEUED = "queued"
 MAX_PAGE = 200
@@ -66,7 +73,7 @@ def resolve_variables(
     given: Mapping[str, Any],
     now: datetime,
     settings: Settings,
-) -> tuple[EmailTemplate, dict[str, Any]]:
+) -> tuple[EmailTemplate, dict[str, Any], Tutor]:
     """The template and its variables for ``tutor_id``: given values, the rest from data.
 
     Raises ``NotFound`` (unknown tutor or template) and ``Invalid`` naming every
@@ -76,8 +83,17 @@ def resolve_variables(
     if template is None:
         raise Invalid.field("templateId", "unknown template; one of " + ", ".join(TEMPLATES))
     tutor = tutors_service.get_tutor_or_raise(db, tutor_id=tutor_id)
+    wanted = needed(template, given)
     facts = repo.tutor_facts(
-        db, tutor=tutor, now=now, with_rank="rank" in template.variables and "rank" not in given
+        db,
+        tutor=tutor,
+        now=now,
+        needs=repo.FactNeeds(
+            aggregates=bool(wanted & AGGREGATE_VARIABLES),
+            last_session=bool(wanted & LAST_SESSION_VARIABLES),
+            upcoming=bool(wanted & UPCOMING_VARIABLES),
+            rank=bool(wanted & {"rank", "rankedTutors"}),
+        ),
     )
     variables = fill_variables(template, facts, portal_url=settings.email_portal_url, given=given)
     missing = missing_variables(template, variables)
@@ -90,7 +106,7 @@ def resolve_variables(
                 for name in missing
             ],
         )
-    return template, variables
+    return template, variables, tutor
 
 
 def queue_email(
@@ -117,7 +133,7 @@ def queue_email(
         existing = repo.get_by_idempotency_key(db, key=key)
         if existing is not None:
             return _replay(db, existing, tutor_id=tutor_id, template_key=template_key)
-    template, filled = resolve_variables(
+    template, filled, tutor = resolve_variables(
         db,
         tutor_id=tutor_id,
         template_key=template_key,
@@ -125,7 +141,6 @@ def queue_email(
         now=now,
         settings=settings,
     )
-    tutor = tutors_service.get_tutor_or_raise(db, tutor_id=tutor_id)
     row = Intervention(
         idempotency_key=key,
         tutor_id=tutor.id,
