@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from tutorpulse.core.db import UTCDateTime
 from tutorpulse.email.facts import TutorFacts, UpcomingSession
 from tutorpulse.email.models import EmailEvent, Suppression
 from tutorpulse.interventions.models import Intervention
@@ -188,6 +190,27 @@ def _finish(db: Session, intervention_id: int, **values: Any) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+@lru_cache(maxsize=1)
+def _mark_sent_statement() -> Any:
+    # Built once (it runs for every message sent); parameters are bound per call.
+    return (
+        update(Intervention)
+        .where(Intervention.id == bindparam("p_id"), Intervention.status == SENDING)
+        .values(
+            status=SENT,
+            sent_at=bindparam("p_now", type_=UTCDateTime()),
+            provider=bindparam("p_provider"),
+            provider_message_id=bindparam("p_message_id"),
+            attempts=Intervention.attempts + 1,
+            claimed_by=None,
+            claimed_at=None,
+            next_attempt_at=None,
+            error_message=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def mark_sent(
     db: Session,
     *,
@@ -196,17 +219,16 @@ def mark_sent(
     provider: str,
     provider_message_id: str | None,
 ) -> bool:
-    return _finish(
-        db,
-        intervention_id,
-        status=SENT,
-        sent_at=now,
-        provider=provider,
-        provider_message_id=provider_message_id,
-        attempts=Intervention.attempts + 1,
-        next_attempt_at=None,
-        error_message=None,
+    result = db.execute(
+        _mark_sent_statement(),
+        {
+            "p_id": intervention_id,
+            "p_now": now,
+            "p_provider": provider,
+            "p_message_id": provider_message_id,
+        },
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_failed(db: Session, *, intervention_id: int, reason: str, attempted: bool) -> bool:
@@ -249,15 +271,21 @@ def add_event(
     provider: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    db.add(
-        EmailEvent(
-            intervention_id=intervention_id,
-            event_type=event_type,
-            occurred_at=now,
-            received_at=now,
-            provider=provider,
-            data=data or {},
-        )
+    # A plain INSERT, not an ORM object: no identity map or flush for a row
+    # nobody reads back in this transaction.
+    db.execute(
+        insert(EmailEvent),
+        [
+            {
+                "intervention_id": intervention_id,
+                "event_type": event_type,
+                "occurred_at": now,
+                "received_at": now,
+                "provider": provider,
+                "is_machine": False,
+                "data": data or {},
+            }
+        ],
     )
 
 
@@ -340,40 +368,17 @@ def tutor_facts(
     (default: everything); skipped figures stay at their empty defaults.
     """
     needs = needs or FactNeeds()
-    s = TutorSession
-    done = s.status == "completed"
-    in30 = s.scheduled_start > now - timedelta(days=30)
-    in14 = s.scheduled_start > now - timedelta(days=14)
-    prior14 = and_(s.scheduled_start > now - timedelta(days=28), ~in14)
-
-    def count_if(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    def avg_n(condition: Any, column: Any) -> tuple[Any, Any]:
-        value = case((condition, column))
-        return func.avg(value), func.count(value)
-
-    first = and_(s.is_first_session.is_(True), done)
     if not needs.aggregates:
         return _profile_facts(db, tutor=tutor, now=now, needs=needs)
     row = db.execute(
-        select(
-            count_if(done),
-            func.count(distinct(case((done, s.student_id)))),
-            func.avg(s.student_rating),
-            func.count(s.student_rating),
-            count_if(and_(done, in14)),
-            count_if(and_(done, prior14)),
-            *avg_n(in30, s.student_rating),
-            *avg_n(in30, s.engagement_score),
-            *avg_n(in30, s.empathy_score),
-            *avg_n(in30, s.clarity_score),
-            count_if(and_(in30, s.technical_issue.is_(True))),
-            func.count(case((in30, s.technical_issue))),
-            count_if(and_(in30, s.status != "scheduled")),
-            count_if(and_(in30, s.status == "rescheduled", s.rescheduled_by == "tutor")),
-            *avg_n(first, s.student_rating),
-        ).where(s.tutor_id == tutor.id, s.scheduled_start <= now)
+        _aggregate_statement(),
+        {
+            "tutor_id": tutor.id,
+            "now": now,
+            "since30": now - timedelta(days=30),
+            "since14": now - timedelta(days=14),
+            "since28": now - timedelta(days=28),
+        },
     ).one()
     base = _profile_facts(db, tutor=tutor, now=now, needs=needs)
     rank = ranked = None
@@ -404,6 +409,46 @@ def tutor_facts(
         first_rated=_i(row[19]),
         rating_rank_30d=rank,
         ranked_tutors_30d=ranked,
+    )
+
+
+@lru_cache(maxsize=1)
+def _aggregate_statement() -> Any:
+    # Built once with bound parameters: constructing this expression costs more
+    # than running it, and it is needed for every message queued.
+    s = TutorSession
+    done = s.status == "completed"
+    in30 = s.scheduled_start > bindparam("since30", type_=UTCDateTime())
+    in14 = s.scheduled_start > bindparam("since14", type_=UTCDateTime())
+    prior14 = and_(s.scheduled_start > bindparam("since28", type_=UTCDateTime()), ~in14)
+    first = and_(s.is_first_session.is_(True), done)
+
+    def count_if(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    def avg_n(condition: Any, column: Any) -> tuple[Any, Any]:
+        value = case((condition, column))
+        return func.avg(value), func.count(value)
+
+    return select(
+        count_if(done),
+        func.count(distinct(case((done, s.student_id)))),
+        func.avg(s.student_rating),
+        func.count(s.student_rating),
+        count_if(and_(done, in14)),
+        count_if(and_(done, prior14)),
+        *avg_n(in30, s.student_rating),
+        *avg_n(in30, s.engagement_score),
+        *avg_n(in30, s.empathy_score),
+        *avg_n(in30, s.clarity_score),
+        count_if(and_(in30, s.technical_issue.is_(True))),
+        func.count(case((in30, s.technical_issue))),
+        count_if(and_(in30, s.status != "scheduled")),
+        count_if(and_(in30, s.status == "rescheduled", s.rescheduled_by == "tutor")),
+        *avg_n(first, s.student_rating),
+    ).where(
+        s.tutor_id == bindparam("tutor_id"),
+        s.scheduled_start <= bindparam("now", type_=UTCDateTime()),
     )
 
 
