@@ -138,7 +138,9 @@ class Settings(BaseSettings):
     email_quiet_hours_start: int = Field(
         21, ge=0, le=23, validation_alias=_env("EMAIL_QUIET_HOURS_START")
     )
-    email_quiet_hours_end: int = Field(8, ge=0, le=23, validation_alias=_env("EMAIL_QUIET_HOURS_END"))
+    email_quiet_hours_end: int = Field(
+        8, ge=0, le=23, validation_alias=_env("EMAIL_QUIET_HOURS_END")
+    )
     email_postal_address: str = Field("", validation_alias=_env("EMAIL_POSTAL_ADDRESS"))
     email_outbox_dir: Path | None = Field(None, validation_alias=_env("EMAIL_OUTBOX_DIR"))
     email_claim_timeout_seconds: int = Field(
