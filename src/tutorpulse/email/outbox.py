@@ -5,11 +5,13 @@ so it opens its units of work from a session factory):
 
 1. **Claim** a batch: one UPDATE moves due rows from ``pending`` to
    ``sending`` with ``claimed_by``/``claimed_at`` (``FOR UPDATE SKIP LOCKED``
-   on PostgreSQL). Two workers never claim the same row.
-2. **Prepare** each message: renew the claim (if another worker has taken the
-   row over, skip it), check the suppression list (→ ``suppressed``), quiet
-   hours in the tutor's time zone and the per-tutor frequency cap (→ back to
-   ``pending`` with a later ``next_attempt_at``: deferred, never dropped).
+   on PostgreSQL). Two workers never claim the same row. The batch's rows and
+   whether each address is on the suppression list are read in one query.
+2. **Prepare** each message: suppressed address → ``suppressed``; quiet hours
+   in the tutor's time zone or the per-tutor frequency cap → back to
+   ``pending`` with a later ``next_attempt_at`` (deferred, never dropped).
+   Once half the claim timeout has passed the worker renews its claims and
+   skips rows another worker has taken over.
 3. **Send** outside any transaction, after the rate limiter allows it.
 4. **Record** the result at once, before the next message: ``sent``;
    ``failed`` with the provider's reason (permanent failure, or the last
@@ -323,9 +325,10 @@ class _Sender:
         s = self.settings
         now = self.clock.now()
         reason = reason[:MAX_REASON]
+        # Attempts as claimed (only the claiming worker changes them); no read here,
+        # so the transaction starts with its write.
+        attempts = self.rows[intervention_id].attempts + 1
         with unit_of_work(self.factory) as db:
-            row = repo.get_outbox_row(db, intervention_id=intervention_id)
-            attempts = row.attempts + 1
             if attempts >= s.email_max_attempts:
                 final = f"gave up after {attempts} attempts; last error: {reason}"
                 repo.mark_failed(db, intervention_id=intervention_id, reason=final, attempted=True)

@@ -142,10 +142,6 @@ def load_outbox_rows(db: Session, *, ids: Sequence[int]) -> dict[int, OutboxRow]
     return {r[0]: OutboxRow(*r) for r in rows}
 
 
-def get_outbox_row(db: Session, *, intervention_id: int) -> OutboxRow:
-    return load_outbox_rows(db, ids=[intervention_id])[intervention_id]
-
-
 def recent_send_times(
     db: Session,
     *,
