@@ -12,8 +12,10 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import smtplib
 import ssl
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,7 +88,9 @@ def build_mime(message: OutgoingMessage, *, date: datetime | None = None) -> byt
     Non-ASCII headers are RFC 2047 encoded. Raises ValueError when ``headers``
     tries to set a header the transport owns, or a header value has a line break.
     """
-    mime = MIMEMultipart("alternative")
+    # Our own boundary: the generator would otherwise compile a regular
+    # expression per message to pick one. "=_" cannot occur in base64 bodies.
+    mime = MIMEMultipart("alternative", boundary=f"=_tp_{secrets.token_hex(16)}")
     mime["From"] = _address(message.sender)
     mime["To"] = _address(message.to)
     mime["Subject"] = _encoded(message.subject)
@@ -146,6 +150,9 @@ def _by_code(code: int, reason: str, provider: str) -> TransportError:
     return TemporaryFailure(reason, provider=provider)
 
 
+TRUSTED_IDLE_SECONDS = 5.0
+
+
 class SmtpTransport:
     """SMTP submission with smtplib: STARTTLS, implicit TLS or plain; AUTH when a user is set.
 
@@ -178,6 +185,7 @@ class SmtpTransport:
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.local_hostname = local_hostname
         self._conn: smtplib.SMTP | None = None
+        self._last_used = float("-inf")
 
     def _connect(self) -> smtplib.SMTP:
         conn: smtplib.SMTP
@@ -212,6 +220,7 @@ class SmtpTransport:
             assert self._conn is not None
             # Sent once: after a failure nobody knows whether the server queued it.
             self._conn.sendmail(_envelope(message.sender), [_envelope(message.to)], data)
+            self._last_used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
             self._reset()
             code, text = next(iter(exc.recipients.values()))
@@ -237,7 +246,11 @@ class SmtpTransport:
         # A kept-alive connection may have been closed by the server while idle;
         # NOOP finds out before the message is handed over, so a dead connection
         # is replaced instead of turning the message into an ambiguous failure.
+        # Servers wait minutes before closing an idle client (RFC 5321 §4.5.3.2),
+        # so a connection used in the last few seconds is not asked again.
         if self._conn is not None:
+            if time.monotonic() - self._last_used < TRUSTED_IDLE_SECONDS:
+                return
             try:
                 code, _ = self._conn.noop()
                 if code == 250:
