@@ -9,6 +9,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +26,7 @@ from tests.integration.email.outbox_support import (
     rows,
 )
 from tests.integration.email.smtp_sink import SmtpSink, smtp_server
+from tutorpulse.app import create_app
 from tutorpulse.core.clock import FrozenClock
 from tutorpulse.core.db import make_session_factory, unit_of_work
 from tutorpulse.core.jobs import load_job_modules, run_job
@@ -341,3 +344,41 @@ def test_the_job_reports_the_cron_counts(
     }
     assert len(counts["errors"]) == 1
     assert "550 5.7.1 Rejected by policy" in counts["errors"][0]
+
+
+def test_the_cron_alias_answers_the_original_shape_with_deferred(
+    engine: Engine, factory: sessionmaker[Session], settings: Settings, sink: SmtpSink
+) -> None:
+    configured = settings.model_copy(
+        update={
+            "cron_secret": SecretStr("cron-secret-for-email"),
+            "email_transport": "smtp",
+            "smtp_host": "localhost",
+            "smtp_port": sink.port,  # type: ignore[attr-defined]
+            "smtp_security": "none",
+            "email_quiet_hours_start": 21,
+            "email_quiet_hours_end": 8,
+        }
+    )
+    queue(factory, configured, add_tutor(factory, 15))  # London: 15:00, sent
+    queue(factory, configured, add_tutor(factory, 16, timezone="Asia/Tokyo"))  # 00:00, deferred
+    client = TestClient(create_app(configured, engine=engine, clock=FrozenClock(NOW)))
+
+    response = client.post(
+        "/api/cron/send-emails", headers={"Authorization": "Bearer cron-secret-for-email"}
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True
+    results = body["results"]
+    assert {k: results[k] for k in ("sent", "failed", "skipped", "deferred", "errors")} == {
+        "sent": 1,
+        "failed": 0,
+        "skipped": 0,
+        "deferred": 1,
+        "errors": [],
+    }
+    assert isinstance(body["duration"], int)
+    assert body["timestamp"].startswith("2026-03-03T15:00")
+    assert len(sink.messages) == 1
