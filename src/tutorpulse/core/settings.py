@@ -7,6 +7,7 @@ Every variable has the ``TUTORPULSE_`` prefix; the original platform's names
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -134,6 +135,73 @@ class Settings(BaseSettings):
     )
     engagement_platform_refresh_seconds: int = Field(
         60, ge=0, validation_alias=_env("ENGAGEMENT_PLATFORM_REFRESH_SECONDS")
+
+    # Email tracking, webhooks and HTTP providers (email issue, tracking half)
+    email_tracking_enabled: bool = Field(True, validation_alias=_env("EMAIL_TRACKING_ENABLED"))
+    email_machine_click_window_seconds: int = Field(
+        10, ge=0, le=3600, validation_alias=_env("EMAIL_MACHINE_CLICK_WINDOW_SECONDS")
+    )
+    email_unsubscribe_mailto: str | None = Field(
+        None, validation_alias=_env("EMAIL_UNSUBSCRIBE_MAILTO")
+    )
+    resend_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("RESEND_WEBHOOK_SECRET", "RESEND_WEBHOOK_SECRET")
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        None, validation_alias=_env("SENDGRID_WEBHOOK_PUBLIC_KEY", "SENDGRID_WEBHOOK_PUBLIC_KEY")
+    )
+    email_webhook_tolerance_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias=_env("EMAIL_WEBHOOK_TOLERANCE_SECONDS")
+    )
+    resend_api_base_url: str = Field(
+        "https://api.resend.com", validation_alias=_env("RESEND_API_BASE_URL")
+    )
+    sendgrid_api_base_url: str = Field(
+        "https://api.sendgrid.com", validation_alias=_env("SENDGRID_API_BASE_URL")
+    )
+    email_http_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias=_env("EMAIL_HTTP_TIMEOUT_SECONDS")
+    )
+    email_machine_open_networks: str = Field(
+        "", validation_alias=_env("EMAIL_MACHINE_OPEN_NETWORKS")
+    )
+
+    @field_validator("email_machine_open_networks")
+    @classmethod
+    def _cidr_list(cls, value: str) -> str:
+        for item in value.replace(",", " ").split():
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
+
+    # Email delivery: templates, outbox, SMTP/file transports, sending policy (email issue, A)
+    smtp_timeout_seconds: float = Field(30.0, gt=0, validation_alias=_env("SMTP_TIMEOUT_SECONDS"))
+    email_send_rate_per_second: float = Field(
+        20.0, ge=0, validation_alias=_env("EMAIL_SEND_RATE_PER_SECOND")
+    )
+    email_max_attempts: int = Field(5, ge=1, le=50, validation_alias=_env("EMAIL_MAX_ATTEMPTS"))
+    email_backoff_base_seconds: float = Field(
+        60.0, gt=0, validation_alias=_env("EMAIL_BACKOFF_BASE_SECONDS")
+    )
+    email_frequency_cap_count: int = Field(
+        2, ge=0, validation_alias=_env("EMAIL_FREQUENCY_CAP_COUNT")
+    )
+    email_frequency_cap_days: int = Field(
+        7, ge=1, le=365, validation_alias=_env("EMAIL_FREQUENCY_CAP_DAYS")
+    )
+    email_quiet_hours_start: int = Field(
+        21, ge=0, le=23, validation_alias=_env("EMAIL_QUIET_HOURS_START")
+    )
+    email_quiet_hours_end: int = Field(
+        8, ge=0, le=23, validation_alias=_env("EMAIL_QUIET_HOURS_END")
+    )
+    email_postal_address: str = Field("", validation_alias=_env("EMAIL_POSTAL_ADDRESS"))
+    email_outbox_dir: Path | None = Field(None, validation_alias=_env("EMAIL_OUTBOX_DIR"))
+    email_claim_timeout_seconds: int = Field(
+        600, ge=10, validation_alias=_env("EMAIL_CLAIM_TIMEOUT_SECONDS")
+    )
+    email_batch_size: int = Field(50, ge=1, le=1000, validation_alias=_env("EMAIL_BATCH_SIZE"))
+    email_portal_url: str = Field(
+        "https://tutors.example.com", validation_alias=_env("EMAIL_PORTAL_URL")
     )
 
     @field_validator("database_url")

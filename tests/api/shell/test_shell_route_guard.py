@@ -20,6 +20,14 @@ PUBLIC = {
     ("POST", "/login"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
+    # Email tracking and compliance: the signed token is the credential (email/api_tracking.py).
+    ("GET", "/t/o/{token}.gif"),  # open pixel
+    ("GET", "/t/c/{token}"),  # click redirect
+    ("GET", "/u/{token}"),  # unsubscribe confirmation page
+    ("POST", "/u/{token}"),  # RFC 8058 one-click unsubscribe (no cookies, no CSRF)
+    # Provider webhooks verify the provider's signature (email/api_webhooks.py).
+    ("POST", "/api/webhooks/resend"),
+    ("POST", "/api/webhooks/sendgrid"),
 }
 # Mounted static files are public too (checked below).
 PUBLIC_MOUNTS = {"/static"}
