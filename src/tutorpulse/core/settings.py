@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     )
     engagement_platform_refresh_seconds: int = Field(
         60, ge=0, validation_alias=_env("ENGAGEMENT_PLATFORM_REFRESH_SECONDS")
+    )
 
     # Email tracking, webhooks and HTTP providers (email issue, tracking half)
     email_tracking_enabled: bool = Field(True, validation_alias=_env("EMAIL_TRACKING_ENABLED"))
