@@ -1,0 +1,536 @@
+"""Every query behind ``/api/analytics/trends`` and the Trends / Retention pages.
+
+Daily series are computed in SQL from the raw tables (``tutor_session``,
+``engagement_event``, ``tutor``), grouped by the tutor's *local* date (see
+``analytics.common.local_time``). A metric is chosen from ``METRICS``, a fixed
+whitelist of SQLAlchemy column expressions: the metric name a client sends is
+only ever a dictionary key and never reaches SQL text.
+
+Rollups: every session/event metric here is additive per (tutor, local day), so
+``metric_cells`` could read ``tutor_daily`` instead of the raw tables once that
+table is populated (``MetricSpec.rollup`` names the counters); hour-of-day and
+``sessionSubject`` groupings still need the raw rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union,
+)
+from sqlalchemy.orm import Session
+
+from tutorpulse.analytics.common import local_time
+from tutorpulse.core.db import UTCDateTime
+from tutorpulse.engagement.models import EngagementEvent, TutorHealth
+from tutorpulse.sessions.models import TutorSession
+from tutorpulse.tutors.contract import EVENT_TYPES
+from tutorpulse.tutors.models import Tutor
+
+Kind = Literal["mean", "rate", "count"]
+Source = Literal["session", "event"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One whitelisted metric: how to aggregate it per group, as SQL expressions.
+
+    ``num``/``den``/``sq`` build the aggregate expressions: for a mean, the sum,
+    count and sum of squares of the value; for a rate, the numerator and
+    denominator counts; for a count, the row count (``den`` is the same).
+    """
+
+    key: str
+    label: str
+    unit: str
+    kind: Kind
+    source: Source
+    num: Callable[[], Any]
+    den: Callable[[], Any]
+    sq: Callable[[], Any]
+    rollup: tuple[str, ...]
+
+
+def _fcount(cond: Any) -> Any:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _completed() -> Any:
+    return TutorSession.status == "completed"
+
+
+def _mean(key: str, label: str, unit: str, column: Any, rollup: tuple[str, ...]) -> MetricSpec:
+    value = case((_completed(), cast(column, Float)))
+    return MetricSpec(
+        key=key,
+        label=label,
+        unit=unit,
+        kind="mean",
+        source="session",
+        num=lambda: func.sum(value),
+        den=lambda: func.count(value),
+        sq=lambda: func.sum(value * value),
+        rollup=rollup,
+    )
+
+
+def _session_rate(
+    key: str, label: str, hit: Callable[[], Any], base: Callable[[], Any], rollup: tuple[str, ...]
+) -> MetricSpec:
+    return MetricSpec(
+        key=key,
+        label=label,
+        unit="share",
+        kind="rate",
+        source="session",
+        num=lambda: _fcount(and_(base(), hit())),
+        den=lambda: _fcount(base()),
+        sq=lambda: literal(None),
+        rollup=rollup,
+    )
+
+
+def _due() -> Any:
+    return TutorSession.status != "scheduled"
+
+
+def _count(
+    key: str, label: str, source: Source, cond: Callable[[], Any] | None, rollup: tuple[str, ...]
+) -> MetricSpec:
+    def num() -> Any:
+        return _fcount(cond()) if cond is not None else func.count()
+
+    return MetricSpec(
+        key=key,
+        label=label,
+        unit="per day",
+        kind="count",
+        source=source,
+        num=num,
+        den=num,
+        sq=lambda: literal(None),
+        rollup=rollup,
+    )
+
+
+METRICS: dict[str, MetricSpec] = {
+    m.key: m
+    for m in (
+        _mean(
+            "engagement",
+            "Engagement score",
+            "1-10",
+            TutorSession.engagement_score,
+            ("engagement_sum", "engagement_count"),
+        ),
+        _mean(
+            "empathy",
+            "Empathy score",
+            "1-10",
+            TutorSession.empathy_score,
+            ("empathy_sum", "empathy_count"),
+        ),
+        _mean(
+            "clarity",
+            "Clarity score",
+            "1-10",
+            TutorSession.clarity_score,
+            ("clarity_sum", "clarity_count"),
+        ),
+        _mean(
+            "satisfaction",
+            "Student satisfaction",
+            "1-10",
+            TutorSession.student_satisfaction,
+            ("satisfaction_sum", "satisfaction_count"),
+        ),
+        _mean(
+            "rating",
+            "Student rating",
+            "1-5",
+            TutorSession.student_rating,
+            ("rating_sum", "rating_count"),
+        ),
+        _count("sessions", "Completed sessions", "session", _completed, ("sessions_completed",)),
+        _session_rate(
+            "tutorNoShowRate",
+            "Tutor no-show rate",
+            lambda: TutorSession.status == "tutor_no_show",
+            _due,
+            ("tutor_no_shows", "sessions_booked"),
+        ),
+        _session_rate(
+            "studentNoShowRate",
+            "Student no-show rate",
+            lambda: TutorSession.status == "student_no_show",
+            _due,
+            ("student_no_shows", "sessions_booked"),
+        ),
+        _session_rate(
+            "tutorRescheduleRate",
+            "Tutor-initiated reschedule rate",
+            lambda: and_(
+                TutorSession.status == "rescheduled", TutorSession.rescheduled_by == "tutor"
+            ),
+            _due,
+            ("rescheduled_by_tutor", "sessions_booked"),
+        ),
+        _session_rate(
+            "technicalIssueRate",
+            "Technical issue rate",
+            lambda: TutorSession.technical_issue.is_(True),
+            lambda: and_(_completed(), TutorSession.technical_issue.is_not(None)),
+            ("technical_issues", "sessions_completed"),
+        ),
+        _count(
+            "logins",
+            "Logins",
+            "event",
+            lambda: EngagementEvent.event_type == "login",
+            ("logins",),
+        ),
+        _count("events", "Activity events", "event", None, ("events",)),
+    )
+}
+
+
+# --- data bounds and probes ------------------------------------------------------------
+
+
+def _ts(value: datetime, name: str) -> Any:
+    return bindparam(name, value, type_=UTCDateTime)
+
+
+@dataclass(frozen=True)
+class DataBounds:
+    first: datetime | None  # earliest session start or event
+    last: datetime | None  # latest session start or event at or before ``now``
+
+
+def data_bounds(db: Session, *, now: datetime) -> DataBounds:
+    """The span of recorded activity up to ``now``; index lookups only (no table scans)."""
+    cap = _ts(now, "bounds_now")
+    parts: list[Any] = [
+        select(
+            func.min(TutorSession.scheduled_start).label("lo"),
+            func.max(TutorSession.scheduled_start).label("hi"),
+        ).where(TutorSession.scheduled_start <= cap)
+    ]
+    # One lookup per event type rides the (event_type, occurred_at) index.
+    for i, kind in enumerate(EVENT_TYPES):
+        parts.append(
+            select(
+                func.min(EngagementEvent.occurred_at).label("lo"),
+                func.max(EngagementEvent.occurred_at).label("hi"),
+            ).where(
+                EngagementEvent.event_type == bindparam(f"bounds_t{i}", kind),
+                EngagementEvent.occurred_at <= cap,
+            )
+        )
+    rows = db.execute(parts[0].union_all(*parts[1:])).all()
+    conv = UTCDateTime().process_result_value
+    dialect = db.get_bind().dialect
+    los = [v for r in rows if (v := conv(r[0], dialect)) is not None]
+    his = [v for r in rows if (v := conv(r[1], dialect)) is not None]
+    return DataBounds(first=min(los) if los else None, last=max(his) if his else None)
+
+
+def data_version(db: Session) -> tuple[Any, ...]:
+    """A cheap probe that changes when rows are added: max ids and the tutor count."""
+    row = db.execute(
+        select(
+            select(func.max(TutorSession.id)).scalar_subquery(),
+            select(func.max(EngagementEvent.id)).scalar_subquery(),
+            select(func.max(Tutor.id)).scalar_subquery(),
+            select(func.max(TutorHealth.computed_at)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(str(v) for v in row)
+
+
+def distinct_zones(db: Session) -> list[str]:
+    return [z for z in db.scalars(select(Tutor.timezone).distinct()) if z]
+
+
+def tutor_pk(db: Session, *, external_id: str) -> int | None:
+    return db.scalar(select(Tutor.id).where(Tutor.external_id == external_id))
+
+
+def subjects(db: Session) -> list[str]:
+    """Primary subjects of tutors (the choices the Trends page offers)."""
+    rows = db.scalars(
+        select(Tutor.primary_subject).where(Tutor.primary_subject.is_not(None)).distinct()
+    )
+    return sorted(str(r) for r in rows)
+
+
+# --- metric cells ----------------------------------------------------------------------
+
+CohortField = Literal[
+    "primarySubject", "certificationLevel", "churnRiskLevel", "joinMonth", "sessionSubject"
+]
+
+
+def _month_of(db: Session, column: Any) -> Any:
+    if db.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def _cohort_expr(db: Session, field: CohortField) -> tuple[Any, bool]:
+    """The cohort key expression and whether it needs the tutor_health join."""
+    if field == "primarySubject":
+        return func.coalesce(Tutor.primary_subject, "unknown"), False
+    if field == "certificationLevel":
+        return func.coalesce(Tutor.certification_level, "unknown"), False
+    if field == "churnRiskLevel":
+        return func.coalesce(func.lower(TutorHealth.churn_risk_level), "unscored"), True
+    if field == "joinMonth":
+        return _month_of(db, Tutor.joined_on), False
+    return func.coalesce(TutorSession.subject, "unknown"), False
+
+
+@dataclass(frozen=True)
+class Cell:
+    cohort: str | None
+    day: Any  # date (PostgreSQL) or 'YYYY-MM-DD' (SQLite); see common.parse_day
+    hour: int | None
+    num: float
+    den: float
+    sq: float | None
+
+
+def metric_cells(
+    db: Session,
+    *,
+    metric: MetricSpec,
+    zones: Sequence[str],
+    first_day: date,
+    last_day: date,
+    tutor_id: int | None = None,
+    subject: str | None = None,
+    by_hour: bool = False,
+    cohort: CohortField | None = None,
+) -> list[Cell]:
+    """Aggregates of ``metric`` per local day (and hour, and cohort) in [first_day, last_day].
+
+    Rows are filtered on the UTC instant first (a day of margin each side, so
+    the timestamp index applies), then on the tutor's local day.
+    """
+    if metric.source == "session":
+        ts = TutorSession.scheduled_start
+        base: Any = (
+            select().select_from(TutorSession).join(Tutor, Tutor.id == TutorSession.tutor_id)
+        )
+        tutor_col: Any = TutorSession.tutor_id
+    else:
+        ts = EngagementEvent.occurred_at
+        base = (
+            select().select_from(EngagementEvent).join(Tutor, Tutor.id == EngagementEvent.tutor_id)
+        )
+        tutor_col = EngagementEvent.tutor_id
+    lo = datetime.combine(first_day - timedelta(days=1), datetime.min.time()).replace(tzinfo=UTC)
+    hi = datetime.combine(last_day + timedelta(days=2), datetime.min.time()).replace(tzinfo=UTC)
+    lt = local_time(db, ts, Tutor.timezone, zones=zones, start=lo, end=hi, prefix="mc")
+    cols: list[Any] = []
+    groups: list[Any] = []
+    if cohort is not None:
+        expr, needs_health = _cohort_expr(db, cohort)
+        if needs_health:
+            base = base.outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
+        cols.append(expr.label("cohort"))
+        groups.append(expr)
+    else:
+        cols.append(literal(None).label("cohort"))
+    cols.append(lt.day.label("day"))
+    groups.append(lt.day)
+    if by_hour:
+        cols.append(lt.hour.label("hour"))
+        groups.append(lt.hour)
+    else:
+        cols.append(literal(None).label("hour"))
+    cols += [
+        metric.num().label("num"),
+        metric.den().label("den"),
+        metric.sq().label("sq"),
+    ]
+    query = base.add_columns(*cols).where(
+        ts >= _ts(lo, "mc_lo"),
+        ts < _ts(hi, "mc_hi"),
+        lt.day >= _day_param(db, first_day, "mc_first"),
+        lt.day <= _day_param(db, last_day, "mc_last"),
+    )
+    if tutor_id is not None:
+        query = query.where(tutor_col == bindparam("mc_tutor", tutor_id))
+    if subject is not None and metric.source == "session":
+        query = query.where(TutorSession.subject == bindparam("mc_subject", subject))
+    query = query.group_by(*groups)
+    return [
+        Cell(
+            cohort=None if r.cohort is None else str(r.cohort),
+            day=r.day,
+            hour=None if r.hour is None else int(r.hour),
+            num=float(r.num or 0),
+            den=float(r.den or 0),
+            sq=None if r.sq is None else float(r.sq),
+        )
+        for r in db.execute(query)
+    ]
+
+
+def _day_param(db: Session, value: date, name: str) -> Any:
+    if db.get_bind().dialect.name == "postgresql":
+        return bindparam(name, value)
+    return bindparam(name, value.isoformat())
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    """One entry per tutor of the cohorts queried (parallel lists)."""
+
+    tutor_ids: list[int]
+    joined_on: list[date]
+    status: list[str]
+    churned_at: list[datetime | None]
+    last_completed: list[datetime | None]
+    last_login: list[datetime | None]
+
+
+def tutor_lifetimes(
+    db: Session, *, joined_from: date, joined_to: date, until: datetime
+) -> Lifetimes:
+    """Tutors who joined in [joined_from, joined_to] with their last activity before ``until``."""
+    last_done = (
+        select(
+            TutorSession.tutor_id.label("tutor_id"),
+            func.max(TutorSession.scheduled_start).label("last_completed"),
+        )
+        .join(Tutor, Tutor.id == TutorSession.tutor_id)
+        .where(
+            TutorSession.status == "completed",
+            TutorSession.scheduled_start < _ts(until, "lt_until"),
+            Tutor.joined_on >= bindparam("lt_from_s", joined_from),
+            Tutor.joined_on <= bindparam("lt_to_s", joined_to),
+        )
+        .group_by(TutorSession.tutor_id)
+        .subquery("last_done")
+    )
+    query = (
+        select(
+            Tutor.id,
+            Tutor.joined_on,
+            Tutor.status,
+            Tutor.churned_at,
+            last_done.c.last_completed,
+            Tutor.last_login_at,
+        )
+        .outerjoin(last_done, last_done.c.tutor_id == Tutor.id)
+        .where(
+            Tutor.joined_on >= bindparam("lt_from", joined_from),
+            Tutor.joined_on <= bindparam("lt_to", joined_to),
+        )
+        .order_by(Tutor.id)
+    )
+    dialect = db.get_bind().dialect
+    conv = UTCDateTime().process_result_value
+    rows = db.execute(query).all()
+    return Lifetimes(
+        tutor_ids=[r[0] for r in rows],
+        joined_on=[r[1] for r in rows],
+        status=[r[2] for r in rows],
+        churned_at=[r[3] for r in rows],
+        last_completed=[conv(r[4], dialect) if r[4] is not None else None for r in rows],
+        last_login=[r[5] for r in rows],
+    )
+
+
+def _days_since_join(db: Session, column: Any) -> Any:
+    """Whole days from the tutor's join date to ``column`` (UTC)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return cast(func.date(column), Date) - Tutor.joined_on
+    return cast(func.julianday(func.date(column)) - func.julianday(Tutor.joined_on), Integer)
+
+
+def period_activity(
+    db: Session,
+    *,
+    joined_from: date,
+    joined_to: date,
+    until: datetime,
+    period_days: int,
+    periods: int,
+) -> list[tuple[str, int, int]]:
+    """(join month, period, active tutors) over periods that ended before ``until``.
+
+    Active: at least one completed session or login in [join + p·L, join + (p+1)·L).
+    Only periods that have fully elapsed by ``until`` count (the others are unknown).
+    """
+    end_day = until.date()
+    if db.get_bind().dialect.name == "postgresql":
+        elapsed: Any = bindparam("pa_end", end_day) - Tutor.joined_on
+    else:
+        elapsed = cast(
+            func.julianday(bindparam("pa_end", end_day.isoformat()))
+            - func.julianday(Tutor.joined_on),
+            Integer,
+        )
+    length: Any = bindparam("pa_len", period_days)
+
+    def branch(ts: Any, table: Any, tutor_col: Any, cond: Any, tag: str) -> Any:
+        since = _days_since_join(db, ts)
+        return (
+            select(tutor_col.label("tutor_id"), (since // length).label("period"))
+            .select_from(table)
+            .join(Tutor, Tutor.id == tutor_col)
+            .where(
+                cond,
+                Tutor.joined_on >= bindparam(f"pa_from_{tag}", joined_from),
+                Tutor.joined_on <= bindparam(f"pa_to_{tag}", joined_to),
+                ts < _ts(until, f"pa_until_{tag}"),
+                since >= 0,
+                since < bindparam(f"pa_max_{tag}", period_days * periods),
+                # the period has fully elapsed: (p + 1) * L <= days from join to the end
+                (since // length + 1) * length <= elapsed,
+            )
+        )
+
+    sessions = branch(
+        TutorSession.scheduled_start,
+        TutorSession,
+        TutorSession.tutor_id,
+        TutorSession.status == "completed",
+        "s",
+    )
+    logins = branch(
+        EngagementEvent.occurred_at,
+        EngagementEvent,
+        EngagementEvent.tutor_id,
+        EngagementEvent.event_type == "login",
+        "e",
+    )
+    pairs = union(sessions, logins).subquery("pairs")
+    month = _month_of(db, Tutor.joined_on)
+    query = (
+        select(month.label("cohort"), pairs.c.period, func.count().label("active"))
+        .select_from(pairs)
+        .join(Tutor, Tutor.id == pairs.c.tutor_id)
+        .group_by(month, pairs.c.period)
+    )
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in db.execute(query)]
