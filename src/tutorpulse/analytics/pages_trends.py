@@ -124,7 +124,7 @@ def trends_page(
     spec = repo.METRICS.get(metric)
     error = None
     context: dict[str, Any] = {}
-    kw = {
+    kw: dict[str, Any] = {
         "metric": metric,
         "days": days,
         "ma_window": ma_window,
