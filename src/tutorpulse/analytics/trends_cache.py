@@ -1,11 +1,13 @@
 """An in-process result cache for the trends analytics, keyed on a data-version probe.
 
-An entry is reused while (a) the probe — max ids of sessions, events and tutors,
-the latest health snapshot time and the span of recorded activity — is
-unchanged and (b) it is younger than the refresh interval
-(``TUTORPULSE_ANALYTICS_CACHE_SECONDS``). New rows change the probe, so they
-show at once; edits of existing rows (a session's status changing in place)
-show within the refresh interval. ``ttl_seconds = 0`` disables the cache.
+An entry is reused while (a) the probe is unchanged — the newest tutor id, the
+latest health snapshot time, where the recorded activity starts and the *day*
+it ends — and (b) it is younger than the refresh interval
+(``TUTORPULSE_ANALYTICS_CACHE_SECONDS``). So new tutors, a new health scoring
+run and each new day show at once; other new or edited rows (today's sessions
+and events, which a live system adds every few seconds and which would
+otherwise defeat any cache) show within the refresh interval.
+``ttl_seconds = 0`` disables the cache.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ from typing import Any
 
 
 class TrendsCache:
-    def __init__(self, ttl_seconds: float, max_entries: int = 256) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float,
+        max_entries: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_seconds = ttl_seconds
+        self._clock = clock
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[float, Hashable, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -30,7 +38,7 @@ class TrendsCache:
         """The cached value for ``key`` if fresh and of ``version``, else ``compute()``."""
         if self.ttl_seconds <= 0:
             return compute()
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[1] == version and now - entry[0] < self.ttl_seconds:

@@ -142,7 +142,13 @@ def get_trends(
 
     if cache is None:
         return compute()
-    version = (repo.data_version(db), bounds.first, bounds.last, inactivity_days)
+    end = data_end(bounds, now)
+    version = (
+        repo.data_version(db),
+        bounds.first,
+        end.date() if end else None,
+        inactivity_days,
+    )
     result: TrendsResponse = cache.get_or_compute(tuple(asdict(params).items()), version, compute)
     return result
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
+from tutorpulse.analytics.trends_cache import TrendsCache
 from tutorpulse.tutors.models import Tutor
 
 READ = "read"
@@ -223,15 +224,25 @@ def test_requires_an_api_key_with_read_scope(client: Any, api_key: Any) -> None:
     assert response.status_code == 403
 
 
-def test_cached_results_follow_new_rows(market: Any, api: Any, factory: Any, app: Any) -> None:
+def test_cached_results_refresh_within_the_interval_and_on_new_tutors(
+    market: Any, api: Any, factory: Any, app: Any
+) -> None:
+    ticks = {"now": 0.0}
+    cache = TrendsCache(300, clock=lambda: ticks["now"])
+    app.state.analytics_trends_cache = cache
     first = api(type="engagement", days=7)
-    again = api(type="engagement", days=7)
-    assert again == first
-    cache = app.state.analytics_trends_cache
-    assert cache.hits >= 1
+    assert api(type="engagement", days=7) == first
+    assert cache.hits == 1
+    # A late row for a past day shows once the refresh interval has passed.
     factory.session(market["be"], at("2025-02-27", 12), engagement_score=10.0)
-    after = api(type="engagement", days=7)
-    assert after["summary"]["sampleSize"] == 5  # a new row changes the data-version probe
+    ticks["now"] = 299.0
+    assert api(type="engagement", days=7)["summary"]["sampleSize"] == 4
+    ticks["now"] = 301.0
+    assert api(type="engagement", days=7)["summary"]["sampleSize"] == 5
+    # A new tutor changes the data-version probe: shown at once.
+    newcomer = factory.tutor("T-NEW", timezone="UTC")
+    factory.session(newcomer, at("2025-02-27", 12), engagement_score=10.0)
+    assert api(type="engagement", days=7)["summary"]["sampleSize"] == 6
 
 
 def test_empty_database_answers_without_data(api: Any) -> None:
