@@ -86,8 +86,6 @@ def validate(params: TrendParams) -> repo.MetricSpec:
         raise Invalid.field("days", f"must be between 1 and {MAX_DAYS}")
     if not 1 <= params.ma_window <= MAX_MA_WINDOW:
         raise Invalid.field("maWindow", f"must be between 1 and {MAX_MA_WINDOW}")
-    if params.ma_window > params.window_days:
-        raise Invalid.field("maWindow", "must not exceed days")
     if not (0 < params.anomaly_threshold <= 20) or math.isnan(params.anomaly_threshold):
         raise Invalid.field("anomalyThreshold", "must be above 0 and at most 20")
     spec = repo.METRICS.get(params.metric)
