@@ -308,7 +308,8 @@ def replacements(db: Session, *, start: datetime, end: datetime, window_days: in
             .over(partition_by=part, order_by=order)
             .label("next_start"),
         )
-        .where(S.scheduled_start >= start, S.scheduled_start < end, S.status != "scheduled")
+        # The next session may be a booking still to come (status scheduled).
+        .where(S.scheduled_start >= start)
         .subquery()
     )
     gap = minutes_between(db, seq.c.next_start, seq.c.scheduled_start)
@@ -323,7 +324,7 @@ def replacements(db: Session, *, start: datetime, end: datetime, window_days: in
             func.count().label("failures"),
             _count_if(is_repl).label("replacements"),
         )
-        .where(seq.c.cause.is_not(None))
+        .where(seq.c.cause.is_not(None), seq.c.scheduled_start < end)
         .group_by(seq.c.cause)
     )
     return _frame(db, stmt)
