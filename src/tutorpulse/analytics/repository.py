@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, distinct, false, func, literal, or_, select
+from sqlalchemy import Float, and_, case, cast, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics.common import local_time
@@ -66,7 +66,7 @@ def data_version(db: Session) -> tuple[Any, ...]:
 
 def list_subjects(db: Session) -> list[str]:
     rows = db.scalars(
-        select(distinct(T.primary_subject)).where(T.primary_subject.is_not(None))
+        select(T.primary_subject).where(T.primary_subject.is_not(None)).distinct()
     ).all()
     return sorted(str(r) for r in rows)
 

@@ -7,11 +7,13 @@ tutor whose sessions sit at known local times.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
@@ -217,3 +219,80 @@ def test_results_are_cached_until_data_changes(
     finally:
         cache.clear()
         settings.analytics_cache_seconds = 0
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+def _soup(response: Any) -> BeautifulSoup:
+    assert response.status_code == 200, response.text[:500]
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def _chart(canvas: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(canvas["data-perf-chart"])
+    return spec
+
+
+def test_pages_need_login(client: TestClient) -> None:
+    for path in ("performers", "first-sessions", "reliability"):
+        r = client.get(f"/analytics/{path}")
+        assert r.status_code in (302, 303)
+
+
+def test_performers_page_shows_leaderboard_factors_and_method(viewer: Any, market: Any) -> None:
+    soup = _soup(viewer.client.get("/analytics/performers"))
+    board = soup.find(attrs={"data-testid": "leaderboard"})
+    first = board.find("tbody").find("tr")
+    assert first.find("a")["href"] == "/tutors/T0005"  # rated 5 throughout, most sessions
+    factors = soup.find(attrs={"data-testid": "factors"})
+    metrics = {tr["data-metric"] for tr in factors.find("tbody").find_all("tr")}
+    assert "tutorNoShowRate" in metrics
+    chart = soup.find(attrs={"data-testid": "comparison"})
+    spec = _chart(chart.find("canvas"))
+    assert spec["type"] == "forest"
+    assert len(spec["labels"]) == len(metrics)
+    assert "n = 2 star" in chart.find(class_="method").get_text()
+    assert soup.find("script", src="/static/js/analytics-perf.js")
+    assert not soup.find("script", src=False)  # no inline script (CSP)
+
+
+def test_performers_page_subject_filter_and_empty_state(viewer: Any, market: Any) -> None:
+    soup = _soup(viewer.client.get("/analytics/performers", params={"subject": "Science"}))
+    sel = soup.find("select", {"name": "subject"}).find("option", selected=True)
+    assert sel["value"] == "Science"
+    assert soup.find(attrs={"data-testid": "summary"})
+    empty = _soup(viewer.client.get("/analytics/performers", params={"subject": "History"}))
+    # An unknown subject shows everyone rather than an error.
+    assert empty.find(attrs={"data-testid": "summary"})
+
+
+def test_first_sessions_page_shows_cohorts_and_churn(viewer: Any, market: Any) -> None:
+    soup = _soup(viewer.client.get("/analytics/first-sessions"))
+    cohorts = soup.find(attrs={"data-testid": "cohorts"})
+    assert cohorts.find(attrs={"data-field": "poor"}).get_text(strip=True) == "8"
+    assert cohorts.find(attrs={"data-field": "other"}).get_text(strip=True) == "9"
+    churn = soup.find(attrs={"data-testid": "churn"})
+    spec = _chart(churn.find("canvas"))
+    assert spec["type"] == "ratios"
+    assert len(spec["value"]) == 3
+    assert "Cox" in churn.get_text()
+
+
+def test_reliability_page_shows_kpis_heatmap_and_lists(viewer: Any, market: Any) -> None:
+    soup = _soup(viewer.client.get("/analytics/reliability"))
+    share = soup.find(attrs={"data-field": "tutor-share"}).get_text(strip=True)
+    assert share == "75.0%"
+    heat = soup.find(attrs={"data-testid": "heatmap"}).find("table")
+    rows = heat.find("tbody").find_all("tr")
+    assert len(rows) == 7
+    assert all(len(r.find_all("td")) == 24 for r in rows)
+    assert soup.find(attrs={"data-testid": "correlations"})
+    bad = viewer.client.get("/analytics/reliability", params={"threshold": "5"})
+    assert bad.status_code == 400
+
+
+def test_pages_empty_database_say_what_to_do(viewer: Any) -> None:
+    for path in ("performers", "first-sessions", "reliability"):
+        soup = _soup(viewer.client.get(f"/analytics/{path}"))
+        assert soup.find(attrs={"data-testid": "empty"}), path
