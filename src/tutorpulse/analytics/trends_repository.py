@@ -222,30 +222,43 @@ class DataBounds:
 
 
 def data_bounds(db: Session, *, now: datetime) -> DataBounds:
-    """The span of recorded activity up to ``now``; index lookups only (no table scans)."""
+    """The span of recorded activity up to ``now``; index lookups only (no table scans).
+
+    One aggregate per subquery: SQLite answers a lone ``min``/``max`` from an index
+    but scans the table when one SELECT asks for both.
+    """
     cap = _ts(now, "bounds_now")
-    parts: list[Any] = [
-        select(
-            func.min(TutorSession.scheduled_start).label("lo"),
-            func.max(TutorSession.scheduled_start).label("hi"),
-        ).where(TutorSession.scheduled_start <= cap)
+    firsts: list[Any] = [
+        select(func.min(TutorSession.scheduled_start))
+        .where(TutorSession.scheduled_start <= cap)
+        .scalar_subquery()
     ]
-    # One lookup per event type rides the (event_type, occurred_at) index.
+    lasts: list[Any] = [
+        select(func.max(TutorSession.scheduled_start))
+        .where(TutorSession.scheduled_start <= cap)
+        .scalar_subquery()
+    ]
+    # Per event type, riding the (event_type, occurred_at) index.
     for i, kind in enumerate(EVENT_TYPES):
-        parts.append(
-            select(
-                func.min(EngagementEvent.occurred_at).label("lo"),
-                func.max(EngagementEvent.occurred_at).label("hi"),
-            ).where(
-                EngagementEvent.event_type == bindparam(f"bounds_t{i}", kind),
-                EngagementEvent.occurred_at <= cap,
-            )
+        kind_is = EngagementEvent.event_type == bindparam(f"bounds_t{i}", kind)
+        before = EngagementEvent.occurred_at <= cap
+        firsts.append(
+            select(func.min(EngagementEvent.occurred_at)).where(kind_is, before).scalar_subquery()
         )
-    rows = db.execute(parts[0].union_all(*parts[1:])).all()
+        lasts.append(
+            select(func.max(EngagementEvent.occurred_at)).where(kind_is, before).scalar_subquery()
+        )
+    row = db.execute(select(*firsts, *lasts)).one()
     conv = UTCDateTime().process_result_value
     dialect = db.get_bind().dialect
-    los = [v for r in rows if (v := conv(r[0], dialect)) is not None]
-    his = [v for r in rows if (v := conv(r[1], dialect)) is not None]
+    values = [
+        conv(datetime.fromisoformat(v) if isinstance(v, str) else v, dialect)
+        if v is not None
+        else None
+        for v in row
+    ]
+    los = [v for v in values[: len(firsts)] if v is not None]
+    his = [v for v in values[len(firsts) :] if v is not None]
     return DataBounds(first=min(los) if los else None, last=max(his) if his else None)
 
 
@@ -460,10 +473,11 @@ def tutor_lifetimes(
 
 
 def _days_since_join(db: Session, column: Any) -> Any:
-    """Whole days from the tutor's join date to ``column`` (UTC)."""
+    """Whole days from the tutor's join date (UTC midnight) to ``column``; >= 0 after joining."""
     if db.get_bind().dialect.name == "postgresql":
         return cast(func.date(column), Date) - Tutor.joined_on
-    return cast(func.julianday(func.date(column)) - func.julianday(Tutor.joined_on), Integer)
+    # Truncation equals flooring for instants after the join date's midnight.
+    return cast(func.julianday(column) - func.julianday(Tutor.joined_on), Integer)
 
 
 def period_activity(
@@ -493,6 +507,8 @@ def period_activity(
 
     def branch(ts: Any, table: Any, tutor_col: Any, cond: Any, tag: str) -> Any:
         since = _days_since_join(db, ts)
+        # SQLite truncates a negative fraction of a day to 0: keep pre-join rows out.
+        extra = [ts >= Tutor.joined_on] if db.get_bind().dialect.name == "sqlite" else []
         return (
             select(tutor_col.label("tutor_id"), (since // length).label("period"))
             .select_from(table)
@@ -503,6 +519,7 @@ def period_activity(
                 Tutor.joined_on <= bindparam(f"pa_to_{tag}", joined_to),
                 ts < _ts(until, f"pa_until_{tag}"),
                 since >= 0,
+                *extra,
                 since < bindparam(f"pa_max_{tag}", period_days * periods),
                 # the period has fully elapsed: (p + 1) * L <= days from join to the end
                 (since // length + 1) * length <= elapsed,
