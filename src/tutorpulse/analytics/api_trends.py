@@ -45,6 +45,7 @@ CacheDep = Annotated[TrendsCache, Depends(trends_cache)]
     ),
 )
 def get_trends(
+    request: Request,
     db: DbSession,
     clock: ClockDep,
     settings: SettingsDep,
@@ -108,4 +109,5 @@ def get_trends(
         now=clock.now(),
         inactivity_days=settings.churn_inactivity_days,
         cache=cache,
+        session_factory=request.app.state.session_factory,
     )

@@ -71,12 +71,17 @@ def _bars(labels: list[str], values: list[float | None], y_label: str, x_label: 
 
 
 def _trends_context(
-    db: Session, cache: TrendsCache, now: Any, inactivity: int, **kw: Any
+    db: Session, cache: TrendsCache, factory: Any, now: Any, inactivity: int, **kw: Any
 ) -> dict[str, Any]:
     base = service.TrendParams(type="engagement", **kw)
     out: dict[str, Any] = {}
     engagement = service.get_trends(
-        db, params=base, now=now, inactivity_days=inactivity, cache=cache
+        db,
+        params=base,
+        now=now,
+        inactivity_days=inactivity,
+        cache=cache,
+        session_factory=factory,
     )
     assert isinstance(engagement, EngagementTrends)
     out["series"] = engagement
@@ -87,6 +92,7 @@ def _trends_context(
         now=now,
         inactivity_days=inactivity,
         cache=cache,
+        session_factory=factory,
     )
     assert isinstance(seasonal, SeasonalTrends)
     out["seasonal"] = seasonal
@@ -132,13 +138,17 @@ def trends_page(
         "anomaly_threshold": anomaly_threshold,
     }
     try:
-        context = _trends_context(db, cache, clock.now(), settings.churn_inactivity_days, **kw)
+        factory = request.app.state.session_factory
+        context = _trends_context(
+            db, cache, factory, clock.now(), settings.churn_inactivity_days, **kw
+        )
         cohorts = service.get_trends(
             db,
             params=service.TrendParams(type="cohort", cohort_field=cohort_field, **kw),
             now=clock.now(),
             inactivity_days=settings.churn_inactivity_days,
             cache=cache,
+            session_factory=factory,
         )
         assert isinstance(cohorts, CohortTrends)
         context["cohorts"] = cohorts
@@ -220,6 +230,7 @@ def retention_page(
         now=clock.now(),
         inactivity_days=settings.churn_inactivity_days,
         cache=cache,
+        session_factory=request.app.state.session_factory,
     )
     assert isinstance(body, RetentionTrends)
     context = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -112,8 +113,13 @@ def get_trends(
     now: datetime,
     inactivity_days: int,
     cache: TrendsCache | None = None,
+    session_factory: Callable[[], Session] | None = None,
 ) -> TrendsResponse:
     """The analysis ``params.type`` asks for, as of the data recorded up to ``now``.
+
+    With a ``cache``, results are reused within its refresh interval; with a
+    ``session_factory`` too, an expired result is served while a background
+    thread recomputes it in a session of its own (read-only, never committed).
 
     Raises ``Invalid`` (400) for a bad parameter and ``NotFound`` for an unknown tutor.
     """
@@ -125,21 +131,21 @@ def get_trends(
             raise NotFound(f"Tutor {params.tutor_id} not found")
     bounds = repo.data_bounds(db, now=now)
 
-    def compute() -> TrendsResponse:
+    def compute_with(session: Session) -> TrendsResponse:
         if params.type == "retention":
             return retention(
-                db, params=params, bounds=bounds, now=now, inactivity_days=inactivity_days
+                session, params=params, bounds=bounds, now=now, inactivity_days=inactivity_days
             )
-        zones = repo.distinct_zones(db)
+        zones = repo.distinct_zones(session)
         window = complete_days(bounds, zones, params.window_days, now=now)
         if params.type == "engagement":
-            return _engagement(db, params, spec, zones, window, tutor_pk)
+            return _engagement(session, params, spec, zones, window, tutor_pk)
         if params.type == "seasonal":
-            return _seasonal(db, params, spec, zones, window, tutor_pk)
-        return _cohort(db, params, spec, zones, window, tutor_pk)
+            return _seasonal(session, params, spec, zones, window, tutor_pk)
+        return _cohort(session, params, spec, zones, window, tutor_pk)
 
     if cache is None:
-        return compute()
+        return compute_with(db)
     end = data_end(bounds, now)
     version = (
         repo.data_version(db),
@@ -147,7 +153,18 @@ def get_trends(
         end.date() if end else None,
         inactivity_days,
     )
-    result: TrendsResponse = cache.get_or_compute(tuple(asdict(params).items()), version, compute)
+    refresh = None
+    if session_factory is not None:
+        factory = session_factory
+
+        def refresh_in_own_session() -> TrendsResponse:
+            with factory() as own:
+                return compute_with(own)
+
+        refresh = refresh_in_own_session
+    result: TrendsResponse = cache.get_or_compute(
+        tuple(asdict(params).items()), version, lambda: compute_with(db), refresh
+    )
     return result
 
 

@@ -227,7 +227,7 @@ def test_cached_results_refresh_within_the_interval_and_on_new_tutors(
     market: Any, api: Any, factory: Any, app: Any
 ) -> None:
     ticks = {"now": 0.0}
-    cache = TrendsCache(300, clock=lambda: ticks["now"])
+    cache = TrendsCache(300, clock=lambda: ticks["now"], background=False)
     app.state.analytics_trends_cache = cache
     first = api(type="engagement", days=7)
     assert api(type="engagement", days=7) == first
