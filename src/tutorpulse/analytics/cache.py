@@ -1,10 +1,10 @@
 """In-process cache of analysis results, keyed on parameters and a data-version probe.
 
-A result is reused while (a) no row has been added to ``tutor``, ``tutor_session`` or
-``engagement_event`` since it was computed (their highest ids are the probe, two index
-look-ups) and (b) it is younger than ``ttl_seconds``. Updates to existing rows (a rating
-added later, a status change) are picked up when the entry expires, so results are at
-most ``ttl_seconds`` old. ``ttl_seconds = 0`` disables caching.
+A result is reused while (a) the tutor table is unchanged in size and highest id (the
+probe: one index look-up and a count) and (b) it is younger than ``ttl_seconds``. New
+or edited sessions and events are picked up when the entry expires, so results are at
+most ``ttl_seconds`` old; probing those tables would defeat the cache on a live system
+that adds rows every few seconds. ``ttl_seconds = 0`` disables caching.
 """
 
 from __future__ import annotations

@@ -203,19 +203,26 @@ def test_metric_name_never_reaches_sql(
     assert not any("technical'" in s or "'technical" in s for s in statements)
 
 
-def test_results_are_cached_until_data_changes(
-    reader: TestClient, market: Any, factory: Any, now: datetime, settings: Settings, app: Any
+def test_results_are_cached_until_tutors_change_or_the_entry_expires(
+    reader: TestClient, market: Any, factory: Any, now: datetime, settings: Settings
 ) -> None:
     settings.analytics_cache_seconds = 300
     cache.clear()
     try:
         first = reader.get("/api/analytics/heatmap", params={"metricType": "quality"}).json()
-        again = reader.get("/api/analytics/heatmap", params={"metricType": "quality"}).json()
-        assert again == first
         t = market["tutors"][0]
         factory.session(t, now - 2 * D + 16 * H, student_rating=5)
+        # A new session alone is picked up when the entry expires...
+        cached = reader.get("/api/analytics/heatmap", params={"metricType": "quality"}).json()
+        assert cached == first
+        cache.clear()  # ...which clearing stands in for.
         fresh = reader.get("/api/analytics/heatmap", params={"metricType": "quality"}).json()
         assert fresh["n"] == first["n"] + 1
+        # A new tutor changes the probe and shows at once.
+        new = factory.tutor("T0999", timezone="America/New_York")
+        factory.session(new, now - 2 * D + 15 * H, student_rating=1)
+        after = reader.get("/api/analytics/heatmap", params={"metricType": "quality"}).json()
+        assert after["n"] == fresh["n"] + 1
     finally:
         cache.clear()
         settings.analytics_cache_seconds = 0
