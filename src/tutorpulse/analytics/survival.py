@@ -79,16 +79,19 @@ def kaplan_meier(
     kmf = KaplanMeierFitter(alpha=alpha).fit(d, event_observed=e)
     sf = kmf.survival_function_.iloc[:, 0]
     ci = kmf.confidence_interval_survival_function_
-    at_risk = kmf.event_table["at_risk"]
+    steps = sf.index.to_numpy(dtype=np.float64)
+    surv = sf.to_numpy(dtype=np.float64)
+    band = ci.to_numpy(dtype=np.float64)
+    risk = kmf.event_table["at_risk"].reindex(sf.index, fill_value=0).to_numpy()
     curve = [
         CurvePoint(
-            day=float(t),
-            survival=float(sf.loc[t]),
-            ci_low=_finite(ci.iloc[i, 0]),
-            ci_high=_finite(ci.iloc[i, 1]),
-            at_risk=int(at_risk.loc[t]) if t in at_risk.index else 0,
+            day=float(steps[i]),
+            survival=float(surv[i]),
+            ci_low=_finite(band[i, 0]),
+            ci_high=_finite(band[i, 1]),
+            at_risk=int(risk[i]),
         )
-        for i, t in enumerate(sf.index)
+        for i in range(steps.size)
     ]
     max_t = float(d.max())
     at_days = []
@@ -98,8 +101,8 @@ def kaplan_meier(
             continue
         s = float(kmf.survival_function_at_times(t).iloc[0])
         # The band is a step function like the curve: take the last step at or before t.
-        pos = int(np.searchsorted(sf.index.to_numpy(), t, side="right")) - 1
-        at_days.append(SurvivalAt(t, s, _finite(ci.iloc[pos, 0]), _finite(ci.iloc[pos, 1])))
+        pos = int(np.searchsorted(steps, t, side="right")) - 1
+        at_days.append(SurvivalAt(t, s, _finite(band[pos, 0]), _finite(band[pos, 1])))
     median = _finite(kmf.median_survival_time_)
     med_low = med_high = None
     if median is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -158,9 +159,12 @@ def retention(
         mask = cohort == name
         km = survival.kaplan_meier(durations[mask], lost[mask], times=SURVIVAL_DAYS, alpha=ALPHA)
         curves.append(_curve(name, km, horizon))
-    overall_km = survival.kaplan_meier(durations, lost, times=SURVIVAL_DAYS, alpha=ALPHA)
+    overall_km = survival.kaplan_meier(
+        durations, lost, times=(*SURVIVAL_DAYS, horizon), alpha=ALPHA
+    )
+    at_horizon = overall_km.at_days[-1]
+    overall_km = replace(overall_km, at_days=overall_km.at_days[:-1])
     test = survival.logrank(durations, cohort, lost)
-    at_horizon = survival.kaplan_meier(durations, lost, times=(horizon,), alpha=ALPHA).at_days[0]
 
     # Cohort x period matrix: only periods that have fully elapsed count.
     elapsed = np.array([(end.date() - d).days for d in life.joined_on])
