@@ -112,18 +112,30 @@ def first_sessions_page(
     )
 
 
-def _heat_rows(cells: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """7 weekday rows × 24 hour cells with the rate, n and a CSS class per tenth of the max."""
+def _heat_rows(cells: list[dict[str, Any]], key: str, min_n: int) -> list[dict[str, Any]]:
+    """7 weekday rows × 24 hour cells: rate, n and a CSS class per tenth of the top rate.
+
+    The scale's top is the highest rate among cells with at least ``min_n`` sessions, so
+    a night hour with two sessions does not wash out the rest; such sparse cells are
+    drawn grey ("few") with their value still printed.
+    """
     grid = {(c["dayOfWeek"], c["hourOfDay"]): c for c in cells}
-    top = max((c[key] or 0.0 for c in cells), default=0.0) or 1.0
+    dense = [c[key] or 0.0 for c in cells if c["due"] >= min_n]
+    top = max(dense, default=0.0) or 1.0
     rows = []
     for d, name in enumerate(WEEKDAYS):
         row = []
         for h in range(24):
             c = grid.get((d, h))
             v = c[key] if c else None
-            level = "none" if v is None else str(min(10, round(10 * v / top)))
-            row.append({"hour": h, "value": v, "n": c["due"] if c else 0, "level": level})
+            n = c["due"] if c else 0
+            if v is None:
+                level = "none"
+            elif n < min_n:
+                level = "few"
+            else:
+                level = str(min(10, round(10 * v / top)))
+            row.append({"hour": h, "value": v, "n": n, "level": level})
         rows.append({"day": name, "cells": row})
     return rows
 
@@ -181,7 +193,9 @@ def reliability_page(
             "body": body,
             "threshold": threshold,
             "days_ahead": days_ahead,
-            "heat": _heat_rows(body["byLocalTime"]["cells"], "tutorFailureRate"),
+            "heat": _heat_rows(
+                body["byLocalTime"]["cells"], "tutorFailureRate", settings.analytics_min_sessions
+            ),
             "initiator_chart": initiator_chart,
             "hour_chart": hour_chart,
             "weekdays": WEEKDAYS,

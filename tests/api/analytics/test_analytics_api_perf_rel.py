@@ -259,7 +259,7 @@ def test_performers_page_shows_leaderboard_factors_and_method(viewer: Any, marke
     spec = _chart(chart.find("canvas"))
     assert spec["type"] == "forest"
     assert len(spec["labels"]) == len(metrics)
-    assert "n = 2 star" in chart.find(class_="method").get_text()
+    assert "n = 2 star, 13 average, 2 lagging" in chart.find(class_="method").get_text()
     assert soup.find("script", src="/static/js/analytics-perf.js")
     assert not soup.find("script", src=False)  # no inline script (CSP)
 
