@@ -66,6 +66,33 @@ def _comparison_json(c: Comparison, fdr: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- performers
 
 
+def _active_tutor_metrics(
+    db: Session, *, settings: Settings, now: datetime, subject: str | None
+) -> pd.DataFrame:
+    """Per-tutor session and event aggregates of active tutors over the window.
+
+    Shared by performers and reliability (cached on its own, so the second of the two
+    reuses the scans of the first). Callers must not modify the returned frame.
+    """
+    days = settings.analytics_window_days
+    start = now - timedelta(days=days)
+
+    def compute() -> pd.DataFrame:
+        tutors = repo.tutors(db, subject=subject, active_only=True)
+        sessions = repo.session_aggregates(
+            db, start=start, end=now, subject=subject, active_only=True
+        )
+        events = repo.event_aggregates(db, start=start, end=now)
+        return pf.tutor_metrics(tutors, sessions, events, now=now.date(), weeks=days / 7)
+
+    return cached(
+        db,
+        ("active-tutor-metrics", subject, days, _bucket(now, settings)),
+        settings.analytics_cache_seconds,
+        compute,
+    )
+
+
 def _tutor_json(row: Any) -> dict[str, Any]:
     return {
         "tutorId": row.external_id,
@@ -102,10 +129,7 @@ def _compute_performers(
 ) -> dict[str, Any]:
     days = settings.analytics_window_days
     start = now - timedelta(days=days)
-    tutors = repo.tutors(db, subject=subject, active_only=True)
-    sessions = repo.session_aggregates(db, start=start, end=now, subject=subject, active_only=True)
-    events = repo.event_aggregates(db, start=start, end=now)
-    metrics = pf.tutor_metrics(tutors, sessions, events, now=now.date(), weeks=days / 7)
+    metrics = _active_tutor_metrics(db, settings=settings, now=now, subject=subject)
     fdr = settings.analytics_fdr
     res = pf.analyse(
         metrics,
@@ -395,12 +419,7 @@ def _compute_reliability(
         repo.replacements(db, start=start, end=now, window_days=window), window
     )
     slot = rl.slots(repo.outcomes_by_local_slot(db, start=start, end=now))
-    tutors = repo.tutors(db, subject=None, active_only=True)
-    sessions = repo.session_aggregates(db, start=start, end=now, subject=None, active_only=True)
-    events = repo.event_aggregates(db, start=start, end=now)
-    metrics = rl.tutor_rates(
-        pf.tutor_metrics(tutors, sessions, events, now=now.date(), weeks=days / 7)
-    )
+    metrics = rl.tutor_rates(_active_tutor_metrics(db, settings=settings, now=now, subject=None))
     risky = rl.at_risk(metrics, threshold=threshold, min_sessions=settings.analytics_min_sessions)
     upcoming = repo.upcoming_counts(
         db, tutor_ids=[int(x) for x in risky["tutor_id"].head(limit)], start=now,
