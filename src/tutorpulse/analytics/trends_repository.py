@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tutorpulse.analytics.common import local_time
+from tutorpulse.analytics.common import local_time, parse_day
 from tutorpulse.core.db import UTCDateTime
 from tutorpulse.engagement.models import EngagementEvent, TutorHealth
 from tutorpulse.sessions.models import TutorSession
@@ -337,10 +337,11 @@ def metric_cells(
     by_hour: bool = False,
     cohort: CohortField | None = None,
 ) -> list[Cell]:
-    """Aggregates of ``metric`` per local day (and hour, and cohort) in [first_day, last_day].
+    """Aggregates of ``metric`` per local day (and hour, and cohort) around [first_day, last_day].
 
-    Rows are filtered on the UTC instant first (a day of margin each side, so
-    the timestamp index applies), then on the tutor's local day.
+    Rows are filtered on the UTC instant only (a day of margin each side, so the
+    timestamp index applies and the local-time expression is evaluated once per
+    row); the cells of local days outside the window are dropped here.
     """
     if metric.source == "session":
         ts = TutorSession.scheduled_start
@@ -382,15 +383,13 @@ def metric_cells(
     query = base.add_columns(*cols).where(
         ts >= _ts(lo, "mc_lo"),
         ts < _ts(hi, "mc_hi"),
-        lt.day >= _day_param(db, first_day, "mc_first"),
-        lt.day <= _day_param(db, last_day, "mc_last"),
     )
     if tutor_id is not None:
         query = query.where(tutor_col == bindparam("mc_tutor", tutor_id))
     if subject is not None and metric.source == "session":
         query = query.where(TutorSession.subject == bindparam("mc_subject", subject))
     query = query.group_by(*groups)
-    return [
+    cells = [
         Cell(
             cohort=None if r.cohort is None else str(r.cohort),
             day=r.day,
@@ -401,12 +400,7 @@ def metric_cells(
         )
         for r in db.execute(query)
     ]
-
-
-def _day_param(db: Session, value: date, name: str) -> Any:
-    if db.get_bind().dialect.name == "postgresql":
-        return bindparam(name, value)
-    return bindparam(name, value.isoformat())
+    return [c for c in cells if first_day <= parse_day(c.day) <= last_day]
 
 
 # --- retention -------------------------------------------------------------------------
