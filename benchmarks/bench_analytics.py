@@ -105,9 +105,10 @@ def duckdb_queries(world: Path, now: datetime, settings: Settings) -> dict[str, 
     )
     events = (
         "SELECT tutor_id, count(*) FILTER (event_type = 'login'), "
-        "count(*) FILTER (event_type IN ('profile_updated', 'availability_updated', "
-        "'training_completed', 'opportunity_viewed')), count(*) "
-        f"FROM {e} WHERE occurred_at >= {w} AND occurred_at < {hi} GROUP BY tutor_id"
+        "count(*) FILTER (event_type <> 'login') "
+        f"FROM {e} WHERE event_type IN ('login', 'profile_updated', 'availability_updated', "
+        f"'training_completed', 'opportunity_viewed') AND occurred_at >= {w} "
+        f"AND occurred_at < {hi} GROUP BY tutor_id"
     )
     first = (
         f"s.is_first_session AND s.status IN ('completed', 'tutor_no_show') "

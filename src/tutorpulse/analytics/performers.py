@@ -77,7 +77,7 @@ def tutor_metrics(
     """Join the per-tutor aggregates and derive the factor columns (rates per due session)."""
     df = tutors.merge(sessions, on="tutor_id", how="inner")
     df = df.merge(events, on="tutor_id", how="left")
-    for col in ("logins", "background", "events"):
+    for col in ("logins", "background"):
         df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0.0)
     df["tutorNoShowRate"] = _ratio(df["tutor_no_show"], df["due"])
     df["tutorRescheduleRate"] = _ratio(df["resched_tutor"], df["due"])
