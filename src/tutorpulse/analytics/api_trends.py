@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from tutorpulse.analytics import trends_service as service
 from tutorpulse.analytics.trends_cache import TrendsCache
+from tutorpulse.analytics.trends_metrics import METRICS
 from tutorpulse.analytics.trends_schemas import TrendsResponse
 from tutorpulse.core.audit import Actor
 from tutorpulse.web.auth import require_api
@@ -63,7 +64,7 @@ def get_trends(
     ] = None,
     metric: Annotated[
         str,
-        Query(max_length=50, description=f"One of: {', '.join(service.repo.METRICS)}."),
+        Query(max_length=50, description=f"One of: {', '.join(METRICS)}."),
     ] = "engagement",
     ma_window: Annotated[
         int, Query(alias="maWindow", ge=1, le=service.MAX_MA_WINDOW, description="Days.")

@@ -18,6 +18,7 @@ from tutorpulse.analytics import trends_repository as repo
 from tutorpulse.analytics import trends_service as service
 from tutorpulse.analytics.api_trends import CacheDep
 from tutorpulse.analytics.trends_cache import TrendsCache
+from tutorpulse.analytics.trends_metrics import METRICS
 from tutorpulse.analytics.trends_schemas import (
     CohortTrends,
     EngagementTrends,
@@ -127,7 +128,7 @@ def trends_page(
     cohort_field: Annotated[str, Query(alias="cohortField", max_length=50)] = "primarySubject",
     anomaly_threshold: Annotated[float, Query(alias="anomalyThreshold", gt=0, le=20)] = 3.5,
 ) -> Response:
-    spec = repo.METRICS.get(metric)
+    spec = METRICS.get(metric)
     error = None
     context: dict[str, Any] = {}
     kw: dict[str, Any] = {
@@ -169,7 +170,7 @@ def trends_page(
     context.update(
         {
             "error": error,
-            "metrics": list(repo.METRICS.values()),
+            "metrics": list(METRICS.values()),
             "subjects": repo.subjects(db),
             "cohort_fields": service.COHORT_FIELDS,
             "day_choices": DAY_CHOICES,
