@@ -166,13 +166,15 @@ def cox_episodes(
 
 
 def fit_cox(episodes: pd.DataFrame) -> CoxResult:
-    """Cox PH of churn on the time-varying exposure and log volume (lifelines CoxPHFitter).
+    """Cox PH of churn on the time-varying exposure and log volume.
 
-    Counting-process rows with ``entry_col`` (left truncation) give the same partial
-    likelihood as a time-varying Cox model; lifelines' CoxTimeVaryingFitter diverges
-    on some of these data sets where CoxPHFitter's step control converges.
+    statsmodels ``PHReg`` on counting-process rows with ``entry`` (left truncation):
+    the same partial likelihood as a time-varying Cox model. Breslow ties (times are
+    continuous, so ties are rare). It gives lifelines ``CoxPHFitter``'s estimates (a
+    test compares them) in a fraction of the time on large worlds; lifelines'
+    ``CoxTimeVaryingFitter`` also diverged on some of these data sets.
     """
-    from lifelines import CoxPHFitter
+    from statsmodels.duration.hazard_regression import PHReg
 
     n_t = int(episodes["id"].nunique())
     n_ev = int(episodes["event"].sum())
@@ -180,27 +182,32 @@ def fit_cox(episodes: pd.DataFrame) -> CoxResult:
     nan = math.nan
     if n_ev < 5 or n_exp_ev < 1 or episodes["exposed"].nunique() < 2:
         return CoxResult(nan, nan, nan, nan, n_t, n_ev, n_exp_ev, {}, "too few events")
-    cph = CoxPHFitter()
+    names = ["exposed", "log_volume"]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cph.fit(
-                episodes[["start", "stop", "event", "exposed", "log_volume"]],
-                duration_col="stop",
-                event_col="event",
-                entry_col="start",
-            )
-    except Exception as exc:  # lifelines raises ConvergenceError and numpy errors
+            fit = PHReg(
+                episodes["stop"].to_numpy(dtype=float),
+                episodes[names].to_numpy(dtype=float),
+                status=episodes["event"].to_numpy(dtype=float),
+                entry=episodes["start"].to_numpy(dtype=float),
+                ties="breslow",
+            ).fit()
+    except Exception as exc:  # singular information matrix and similar numpy errors
         return CoxResult(nan, nan, nan, nan, n_t, n_ev, n_exp_ev, {}, str(exc)[:200])
-    s = cph.summary
+    params = np.asarray(fit.params, dtype=float)
+    ci = np.asarray(fit.conf_int(), dtype=float)
+    pvalues = np.asarray(fit.pvalues, dtype=float)
+    if not np.isfinite(params).all():
+        return CoxResult(nan, nan, nan, nan, n_t, n_ev, n_exp_ev, {}, "did not converge")
     cov = {
         name: {
-            "hazardRatio": float(s.loc[name, "exp(coef)"]),
-            "ciLow": float(s.loc[name, "exp(coef) lower 95%"]),
-            "ciHigh": float(s.loc[name, "exp(coef) upper 95%"]),
-            "pValue": float(s.loc[name, "p"]),
+            "hazardRatio": float(np.exp(params[i])),
+            "ciLow": float(np.exp(ci[i, 0])),
+            "ciHigh": float(np.exp(ci[i, 1])),
+            "pValue": float(pvalues[i]),
         }
-        for name in s.index
+        for i, name in enumerate(names)
     }
     e = cov["exposed"]
     return CoxResult(

@@ -348,7 +348,8 @@ def _compute_first_sessions(
             "coxError": cox.error,
             "method": (
                 "risk ratio with Katz 95% CI on churn by now; Cox proportional hazards "
-                "(lifelines CoxPHFitter, counting-process rows) on tenure time, entering at the "
+                "(statsmodels PHReg, counting-process rows; checked against lifelines) on tenure "
+                "time, entering at the "
                 "tutor's first first session in the window, with a time-varying exposure from "
                 f"{settings.analytics_churn_lag_days} to "
                 f"{settings.analytics_churn_lag_days + settings.analytics_churn_exposure_days}"
