@@ -22,8 +22,16 @@ def text(node: Any) -> str:
     return " ".join(node.get_text(" ", strip=True).split())
 
 
+def _no_nan(token: str) -> Any:
+    raise AssertionError(f"{token} is not JSON the browser can parse")
+
+
 def charts(soup: BeautifulSoup) -> list[dict[str, Any]]:
-    return [json.loads(c["data-analytics-chart"]) for c in soup.find_all("canvas")]
+    """Chart specs, parsed as strictly as the browser's JSON.parse (no NaN/Infinity)."""
+    return [
+        json.loads(c["data-analytics-chart"], parse_constant=_no_nan)
+        for c in soup.find_all("canvas")
+    ]
 
 
 @pytest.fixture
