@@ -329,21 +329,12 @@ def period_activity(
             Integer,
         )
     length: Any = bindparam("pa_len", period_days)
-    horizon = f"+{period_days * periods} days"
 
     def branch(ts: Any, table: Any, tutor_col: Any, cond: Any, tag: str) -> Any:
         since = _days_since_join(db, ts)
         # SQLite truncates a negative fraction of a day to 0: keep pre-join rows out.
-        # Bounds on the column itself let SQLite range-scan each tutor's
-        # (tutor_id, timestamp) index over the horizon only.
-        extra = (
-            [
-                ts >= Tutor.joined_on,
-                ts < func.datetime(Tutor.joined_on, bindparam(f"pa_h_{tag}", horizon)),
-            ]
-            if db.get_bind().dialect.name == "sqlite"
-            else []
-        )
+        # SQLite truncates a negative fraction of a day to 0: keep pre-join rows out.
+        extra = [ts >= Tutor.joined_on] if db.get_bind().dialect.name == "sqlite" else []
         return (
             select(tutor_col.label("tutor_id"), (since // length).label("period"))
             .select_from(table)
