@@ -333,7 +333,6 @@ def period_activity(
     def branch(ts: Any, table: Any, tutor_col: Any, cond: Any, tag: str) -> Any:
         since = _days_since_join(db, ts)
         # SQLite truncates a negative fraction of a day to 0: keep pre-join rows out.
-        # SQLite truncates a negative fraction of a day to 0: keep pre-join rows out.
         extra = [ts >= Tutor.joined_on] if db.get_bind().dialect.name == "sqlite" else []
         return (
             select(tutor_col.label("tutor_id"), (since // length).label("period"))
