@@ -205,6 +205,42 @@ class Settings(BaseSettings):
         "https://tutors.example.com", validation_alias=_env("EMAIL_PORTAL_URL")
     )
 
+    # Analytics: star performers, first sessions, reliability (docs/analytics.md)
+    analytics_window_days: int = Field(
+        90, ge=7, le=3650, validation_alias=_env("ANALYTICS_WINDOW_DAYS")
+    )
+    analytics_min_sessions: int = Field(10, ge=1, validation_alias=_env("ANALYTICS_MIN_SESSIONS"))
+    analytics_segment_share: float = Field(
+        0.10, gt=0, lt=0.5, validation_alias=_env("ANALYTICS_SEGMENT_SHARE")
+    )
+    analytics_composite_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "rating": 0.25,
+            "satisfaction": 0.15,
+            "engagement": 0.15,
+            "empathy": 0.15,
+            "clarity": 0.15,
+            "recommend": 0.15,
+        },
+        validation_alias=_env("ANALYTICS_COMPOSITE_WEIGHTS"),
+    )
+    analytics_fdr: float = Field(0.05, gt=0, lt=1, validation_alias=_env("ANALYTICS_FDR"))
+    analytics_poor_first_rating_max: int = Field(
+        2, ge=1, le=4, validation_alias=_env("ANALYTICS_POOR_FIRST_RATING_MAX")
+    )
+    analytics_first_session_days: int = Field(
+        365, ge=30, le=3650, validation_alias=_env("ANALYTICS_FIRST_SESSION_DAYS")
+    )
+    analytics_churn_lag_days: int = Field(
+        14, ge=0, le=365, validation_alias=_env("ANALYTICS_CHURN_LAG_DAYS")
+    )
+    analytics_churn_exposure_days: int = Field(
+        88, ge=1, le=730, validation_alias=_env("ANALYTICS_CHURN_EXPOSURE_DAYS")
+    )
+    analytics_cache_seconds: int = Field(
+        300, ge=0, le=86400, validation_alias=_env("ANALYTICS_CACHE_SECONDS")
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:

@@ -1,0 +1,376 @@
+"""Every query behind ``/api/analytics/trends`` and the Trends / Retention pages.
+
+Daily series are computed in SQL from the raw tables (``tutor_session``,
+``engagement_event``, ``tutor``), grouped by the tutor's *local* date (see
+``analytics.common.local_time``). A metric is chosen from ``METRICS``, a fixed
+whitelist of SQLAlchemy column expressions: the metric name a client sends is
+only ever a dictionary key and never reaches SQL text.
+
+Rollups: every session/event metric here is additive per (tutor, local day), so
+``metric_cells`` could read ``tutor_daily`` instead of the raw tables once that
+table is populated (``MetricSpec.rollup`` names the counters); hour-of-day and
+``sessionSubject`` groupings still need the raw rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    union,
+)
+from sqlalchemy.orm import Session
+
+from tutorpulse.analytics.common import local_time, parse_day
+from tutorpulse.analytics.trends_metrics import MetricSpec
+from tutorpulse.core.db import UTCDateTime
+from tutorpulse.engagement.models import EngagementEvent, TutorHealth
+from tutorpulse.sessions.models import TutorSession
+from tutorpulse.tutors.contract import EVENT_TYPES
+from tutorpulse.tutors.models import Tutor
+
+# --- data bounds and probes ------------------------------------------------------------
+
+
+def _ts(value: datetime, name: str) -> Any:
+    return bindparam(name, value, type_=UTCDateTime)
+
+
+@dataclass(frozen=True)
+class DataBounds:
+    first: datetime | None  # earliest session start or event
+    last: datetime | None  # latest session start or event at or before ``now``
+
+
+def data_bounds(db: Session, *, now: datetime) -> DataBounds:
+    """The span of recorded activity up to ``now``; index lookups only (no table scans).
+
+    One aggregate per subquery: SQLite answers a lone ``min``/``max`` from an index
+    but scans the table when one SELECT asks for both.
+    """
+    cap = _ts(now, "bounds_now")
+    firsts: list[Any] = [
+        select(func.min(TutorSession.scheduled_start))
+        .where(TutorSession.scheduled_start <= cap)
+        .scalar_subquery()
+    ]
+    lasts: list[Any] = [
+        select(func.max(TutorSession.scheduled_start))
+        .where(TutorSession.scheduled_start <= cap)
+        .scalar_subquery()
+    ]
+    # Per event type, riding the (event_type, occurred_at) index.
+    for i, kind in enumerate(EVENT_TYPES):
+        kind_is = EngagementEvent.event_type == bindparam(f"bounds_t{i}", kind)
+        before = EngagementEvent.occurred_at <= cap
+        firsts.append(
+            select(func.min(EngagementEvent.occurred_at)).where(kind_is, before).scalar_subquery()
+        )
+        lasts.append(
+            select(func.max(EngagementEvent.occurred_at)).where(kind_is, before).scalar_subquery()
+        )
+    row = db.execute(select(*firsts, *lasts)).one()
+    conv = UTCDateTime().process_result_value
+    dialect = db.get_bind().dialect
+    values = [
+        conv(datetime.fromisoformat(v) if isinstance(v, str) else v, dialect)
+        if v is not None
+        else None
+        for v in row
+    ]
+    los = [v for v in values[: len(firsts)] if v is not None]
+    his = [v for v in values[len(firsts) :] if v is not None]
+    return DataBounds(first=min(los) if los else None, last=max(his) if his else None)
+
+
+def data_version(db: Session) -> tuple[Any, ...]:
+    """A cheap probe (index lookups): the newest tutor id and the latest health scoring."""
+    row = db.execute(
+        select(
+            select(func.max(Tutor.id)).scalar_subquery(),
+            select(func.max(TutorHealth.computed_at)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(str(v) for v in row)
+
+
+def distinct_zones(db: Session) -> list[str]:
+    return [z for z in db.scalars(select(Tutor.timezone).distinct()) if z]
+
+
+def tutor_pk(db: Session, *, external_id: str) -> int | None:
+    return db.scalar(select(Tutor.id).where(Tutor.external_id == external_id))
+
+
+def subjects(db: Session) -> list[str]:
+    """Primary subjects of tutors (the choices the Trends page offers)."""
+    rows = db.scalars(
+        select(Tutor.primary_subject).where(Tutor.primary_subject.is_not(None)).distinct()
+    )
+    return sorted(str(r) for r in rows)
+
+
+# --- metric cells ----------------------------------------------------------------------
+
+CohortField = Literal[
+    "primarySubject", "certificationLevel", "churnRiskLevel", "joinMonth", "sessionSubject"
+]
+
+
+def _month_of(db: Session, column: Any) -> Any:
+    if db.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def _cohort_expr(db: Session, field: CohortField) -> tuple[Any, bool]:
+    """The cohort key expression and whether it needs the tutor_health join."""
+    if field == "primarySubject":
+        return func.coalesce(Tutor.primary_subject, "unknown"), False
+    if field == "certificationLevel":
+        return func.coalesce(Tutor.certification_level, "unknown"), False
+    if field == "churnRiskLevel":
+        return func.coalesce(func.lower(TutorHealth.churn_risk_level), "unscored"), True
+    if field == "joinMonth":
+        return _month_of(db, Tutor.joined_on), False
+    return func.coalesce(TutorSession.subject, "unknown"), False
+
+
+@dataclass(frozen=True)
+class Cell:
+    cohort: str | None
+    day: Any  # date (PostgreSQL) or 'YYYY-MM-DD' (SQLite); see common.parse_day
+    hour: int | None
+    num: float
+    den: float
+    sq: float | None
+
+
+def metric_cells(
+    db: Session,
+    *,
+    metric: MetricSpec,
+    zones: Sequence[str],
+    first_day: date,
+    last_day: date,
+    tutor_id: int | None = None,
+    subject: str | None = None,
+    by_hour: bool = False,
+    cohort: CohortField | None = None,
+) -> list[Cell]:
+    """Aggregates of ``metric`` per local day (and hour, and cohort) around [first_day, last_day].
+
+    Rows are filtered on the UTC instant only (a day of margin each side, so the
+    timestamp index applies and the local-time expression is evaluated once per
+    row); the cells of local days outside the window are dropped here.
+    """
+    if metric.source == "session":
+        ts = TutorSession.scheduled_start
+        base: Any = (
+            select().select_from(TutorSession).join(Tutor, Tutor.id == TutorSession.tutor_id)
+        )
+        tutor_col: Any = TutorSession.tutor_id
+    else:
+        ts = EngagementEvent.occurred_at
+        base = (
+            select().select_from(EngagementEvent).join(Tutor, Tutor.id == EngagementEvent.tutor_id)
+        )
+        tutor_col = EngagementEvent.tutor_id
+    lo = datetime.combine(first_day - timedelta(days=1), datetime.min.time()).replace(tzinfo=UTC)
+    hi = datetime.combine(last_day + timedelta(days=2), datetime.min.time()).replace(tzinfo=UTC)
+    lt = local_time(db, ts, Tutor.timezone, zones=zones, start=lo, end=hi, prefix="mc")
+    cols: list[Any] = []
+    groups: list[Any] = []
+    if cohort is not None:
+        expr, needs_health = _cohort_expr(db, cohort)
+        if needs_health:
+            base = base.outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
+        cols.append(expr.label("cohort"))
+        groups.append(expr)
+    else:
+        cols.append(literal(None).label("cohort"))
+    cols.append(lt.day.label("day"))
+    groups.append(lt.day)
+    if by_hour:
+        cols.append(lt.hour.label("hour"))
+        groups.append(lt.hour)
+    else:
+        cols.append(literal(None).label("hour"))
+    cols += [
+        metric.num().label("num"),
+        metric.den().label("den"),
+        metric.sq().label("sq"),
+    ]
+    query = base.add_columns(*cols).where(
+        ts >= _ts(lo, "mc_lo"),
+        ts < _ts(hi, "mc_hi"),
+    )
+    if tutor_id is not None:
+        query = query.where(tutor_col == bindparam("mc_tutor", tutor_id))
+    if subject is not None and metric.source == "session":
+        query = query.where(TutorSession.subject == bindparam("mc_subject", subject))
+    query = query.group_by(*groups)
+    cells = [
+        Cell(
+            cohort=None if r.cohort is None else str(r.cohort),
+            day=r.day,
+            hour=None if r.hour is None else int(r.hour),
+            num=float(r.num or 0),
+            den=float(r.den or 0),
+            sq=None if r.sq is None else float(r.sq),
+        )
+        for r in db.execute(query)
+    ]
+    return [c for c in cells if first_day <= parse_day(c.day) <= last_day]
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    """One entry per tutor of the cohorts queried (parallel lists)."""
+
+    tutor_ids: list[int]
+    joined_on: list[date]
+    status: list[str]
+    churned_at: list[datetime | None]
+    last_completed: list[datetime | None]
+    last_login: list[datetime | None]
+
+
+def tutor_lifetimes(
+    db: Session, *, joined_from: date, joined_to: date, until: datetime
+) -> Lifetimes:
+    """Tutors who joined in [joined_from, joined_to] with their last activity before ``until``."""
+    last_done = (
+        select(
+            TutorSession.tutor_id.label("tutor_id"),
+            func.max(TutorSession.scheduled_start).label("last_completed"),
+        )
+        .join(Tutor, Tutor.id == TutorSession.tutor_id)
+        .where(
+            TutorSession.status == "completed",
+            TutorSession.scheduled_start < _ts(until, "lt_until"),
+            Tutor.joined_on >= bindparam("lt_from_s", joined_from),
+            Tutor.joined_on <= bindparam("lt_to_s", joined_to),
+        )
+        .group_by(TutorSession.tutor_id)
+        .subquery("last_done")
+    )
+    query = (
+        select(
+            Tutor.id,
+            Tutor.joined_on,
+            Tutor.status,
+            Tutor.churned_at,
+            last_done.c.last_completed,
+            Tutor.last_login_at,
+        )
+        .outerjoin(last_done, last_done.c.tutor_id == Tutor.id)
+        .where(
+            Tutor.joined_on >= bindparam("lt_from", joined_from),
+            Tutor.joined_on <= bindparam("lt_to", joined_to),
+        )
+        .order_by(Tutor.id)
+    )
+    dialect = db.get_bind().dialect
+    conv = UTCDateTime().process_result_value
+    rows = db.execute(query).all()
+    return Lifetimes(
+        tutor_ids=[r[0] for r in rows],
+        joined_on=[r[1] for r in rows],
+        status=[r[2] for r in rows],
+        churned_at=[r[3] for r in rows],
+        last_completed=[conv(r[4], dialect) if r[4] is not None else None for r in rows],
+        last_login=[r[5] for r in rows],
+    )
+
+
+def _days_since_join(db: Session, column: Any) -> Any:
+    """Whole days from the tutor's join date (UTC midnight) to ``column``; >= 0 after joining."""
+    if db.get_bind().dialect.name == "postgresql":
+        return cast(func.date(column), Date) - Tutor.joined_on
+    # Truncation equals flooring for instants after the join date's midnight.
+    return cast(func.julianday(column) - func.julianday(Tutor.joined_on), Integer)
+
+
+def period_activity(
+    db: Session,
+    *,
+    joined_from: date,
+    joined_to: date,
+    until: datetime,
+    period_days: int,
+    periods: int,
+) -> list[tuple[str, int, int]]:
+    """(join month, period, active tutors) over periods that ended before ``until``.
+
+    Active: at least one completed session or login in [join + p·L, join + (p+1)·L).
+    Only periods that have fully elapsed by ``until`` count (the others are unknown).
+    """
+    end_day = until.date()
+    if db.get_bind().dialect.name == "postgresql":
+        elapsed: Any = bindparam("pa_end", end_day) - Tutor.joined_on
+    else:
+        elapsed = cast(
+            func.julianday(bindparam("pa_end", end_day.isoformat()))
+            - func.julianday(Tutor.joined_on),
+            Integer,
+        )
+    length: Any = bindparam("pa_len", period_days)
+
+    def branch(ts: Any, table: Any, tutor_col: Any, cond: Any, tag: str) -> Any:
+        since = _days_since_join(db, ts)
+        # SQLite truncates a negative fraction of a day to 0: keep pre-join rows out.
+        extra = [ts >= Tutor.joined_on] if db.get_bind().dialect.name == "sqlite" else []
+        return (
+            select(tutor_col.label("tutor_id"), (since // length).label("period"))
+            .select_from(table)
+            .join(Tutor, Tutor.id == tutor_col)
+            .where(
+                cond,
+                Tutor.joined_on >= bindparam(f"pa_from_{tag}", joined_from),
+                Tutor.joined_on <= bindparam(f"pa_to_{tag}", joined_to),
+                ts < _ts(until, f"pa_until_{tag}"),
+                since >= 0,
+                *extra,
+                since < bindparam(f"pa_max_{tag}", period_days * periods),
+                # the period has fully elapsed: (p + 1) * L <= days from join to the end
+                (since // length + 1) * length <= elapsed,
+            )
+        )
+
+    sessions = branch(
+        TutorSession.scheduled_start,
+        TutorSession,
+        TutorSession.tutor_id,
+        TutorSession.status == "completed",
+        "s",
+    )
+    logins = branch(
+        EngagementEvent.occurred_at,
+        EngagementEvent,
+        EngagementEvent.tutor_id,
+        EngagementEvent.event_type == "login",
+        "e",
+    )
+    pairs = union(sessions, logins).subquery("pairs")
+    month = _month_of(db, Tutor.joined_on)
+    query = (
+        select(month.label("cohort"), pairs.c.period, func.count().label("active"))
+        .select_from(pairs)
+        .join(Tutor, Tutor.id == pairs.c.tutor_id)
+        .group_by(month, pairs.c.period)
+    )
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in db.execute(query)]

@@ -1,0 +1,219 @@
+"""``/api/analytics/trends``: engagement series, seasonality, cohorts and retention.
+
+Validates the parameters (each failure names its field), finds the window of
+complete local days, reads aggregates through ``trends_repository`` and turns
+them into evidence with ``timeseries`` / ``survival``. Never commits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from tutorpulse.analytics import timeseries as ts
+from tutorpulse.analytics import trends_breakdowns as breakdowns
+from tutorpulse.analytics import trends_repository as repo
+from tutorpulse.analytics import trends_series as tss
+from tutorpulse.analytics.trends_cache import TrendsCache
+from tutorpulse.analytics.trends_metrics import METRICS, MetricSpec
+from tutorpulse.analytics.trends_retention import MATRIX_PERIODS, data_end, retention
+from tutorpulse.analytics.trends_schemas import (
+    AnomalyMethod,
+    AnomalyOut,
+    DataPoint,
+    EngagementTrends,
+    SeriesSummary,
+    TrendsResponse,
+)
+from tutorpulse.core.errors import Invalid, NotFound
+
+TYPES = ("engagement", "seasonal", "cohort", "retention")
+COHORT_FIELDS = (
+    "primarySubject",
+    "certificationLevel",
+    "churnRiskLevel",
+    "joinMonth",
+    "sessionSubject",
+)
+DEFAULT_DAYS = 30
+DEFAULT_RETENTION_DAYS = 180
+MAX_DAYS = 730
+MAX_MA_WINDOW = 90
+ALPHA = 0.05
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+TREND_METHOD = "OLS of the daily value on the day index; Newey–West (HAC) standard errors"
+
+
+@dataclass(frozen=True)
+class TrendParams:
+    type: str
+    days: int | None = None
+    metric: str = "engagement"
+    ma_window: int = 7
+    tutor_id: str | None = None
+    subject: str | None = None
+    cohort_field: str | None = None
+    cohort_start_date: date | None = None
+    anomaly_threshold: float = ts.DEFAULT_THRESHOLD
+    matrix_period: str = "week"
+
+    @property
+    def window_days(self) -> int:
+        if self.days is not None:
+            return self.days
+        return DEFAULT_RETENTION_DAYS if self.type == "retention" else DEFAULT_DAYS
+
+
+def validate(params: TrendParams) -> MetricSpec:
+    """Check every parameter; raises ``Invalid`` naming the first bad field."""
+    if params.type not in TYPES:
+        raise Invalid.field("type", f"must be one of {', '.join(TYPES)}")
+    if params.days is not None and not 1 <= params.days <= MAX_DAYS:
+        raise Invalid.field("days", f"must be between 1 and {MAX_DAYS}")
+    if not 1 <= params.ma_window <= MAX_MA_WINDOW:
+        raise Invalid.field("maWindow", f"must be between 1 and {MAX_MA_WINDOW}")
+    if not (0 < params.anomaly_threshold <= 20) or math.isnan(params.anomaly_threshold):
+        raise Invalid.field("anomalyThreshold", "must be above 0 and at most 20")
+    spec = METRICS.get(params.metric)
+    if spec is None:
+        raise Invalid.field("metric", f"must be one of {', '.join(METRICS)}")
+    if params.subject is not None and spec.source != "session":
+        raise Invalid.field("subject", "applies to session metrics only")
+    if params.type == "cohort":
+        if not params.cohort_field:
+            raise Invalid.field("cohortField", "is required for type=cohort")
+        if params.cohort_field not in COHORT_FIELDS:
+            raise Invalid.field("cohortField", f"must be one of {', '.join(COHORT_FIELDS)}")
+        if params.cohort_field == "sessionSubject" and spec.source != "session":
+            raise Invalid.field("cohortField", "sessionSubject needs a session metric")
+    if params.matrix_period not in MATRIX_PERIODS:
+        raise Invalid.field("matrixPeriod", f"must be one of {', '.join(MATRIX_PERIODS)}")
+    return spec
+
+
+def get_trends(
+    db: Session,
+    *,
+    params: TrendParams,
+    now: datetime,
+    inactivity_days: int,
+    cache: TrendsCache | None = None,
+    session_factory: Callable[[], Session] | None = None,
+) -> TrendsResponse:
+    """The analysis ``params.type`` asks for, as of the data recorded up to ``now``.
+
+    With a ``cache``, results are reused within its refresh interval; with a
+    ``session_factory`` too, an expired result is served while a background
+    thread recomputes it in a session of its own (read-only, never committed).
+
+    Raises ``Invalid`` (400) for a bad parameter and ``NotFound`` for an unknown tutor.
+    """
+    spec = validate(params)
+    tutor_pk = None
+    if params.tutor_id is not None and params.type != "retention":
+        tutor_pk = repo.tutor_pk(db, external_id=params.tutor_id)
+        if tutor_pk is None:
+            raise NotFound(f"Tutor {params.tutor_id} not found")
+    bounds = repo.data_bounds(db, now=now)
+
+    def compute_with(session: Session) -> TrendsResponse:
+        if params.type == "retention":
+            return retention(
+                session, params=params, bounds=bounds, now=now, inactivity_days=inactivity_days
+            )
+        zones = repo.distinct_zones(session)
+        window = tss.complete_days(bounds, zones, params.window_days, now=now)
+        if params.type == "engagement":
+            return _engagement(session, params, spec, zones, window, tutor_pk)
+        if params.type == "seasonal":
+            return breakdowns.seasonal(session, params, spec, zones, window, tutor_pk)
+        return breakdowns.cohort(session, params, spec, zones, window, tutor_pk)
+
+    if cache is None:
+        return compute_with(db)
+    end = data_end(bounds, now)
+    version = (
+        repo.data_version(db),
+        bounds.first,
+        end.date() if end else None,
+        inactivity_days,
+    )
+    refresh = None
+    if session_factory is not None:
+        factory = session_factory
+
+        def refresh_in_own_session() -> TrendsResponse:
+            with factory() as own:
+                return compute_with(own)
+
+        refresh = refresh_in_own_session
+    result: TrendsResponse = cache.get_or_compute(
+        tuple(asdict(params).items()), version, lambda: compute_with(db), refresh
+    )
+    return result
+
+
+# --- engagement ------------------------------------------------------------------------
+
+
+def _engagement(
+    db: Session,
+    params: TrendParams,
+    spec: repo.MetricSpec,
+    zones: list[str],
+    window: tss.Window,
+    tutor_pk: int | None,
+) -> EngagementTrends:
+    series = tss.build_series(
+        spec, window.dates, tss.read_cells(db, spec, zones, window, tutor_pk, params.subject)
+    )
+    ma = ts.moving_average(series.values, params.ma_window)
+    avg = tss.pooled_average(spec, series)
+    fit = ts.ols_trend(series.values, alpha=ALPHA)
+    found = ts.detect_anomalies(series.values, threshold=params.anomaly_threshold)
+    present = [v for v in series.values if v is not None]
+    return EngagementTrends(
+        as_of=window.as_of,
+        period=tss.period_of(window, spec),
+        metric=tss.metric_info(spec),
+        tutor_id=params.tutor_id,
+        subject=params.subject,
+        data=[
+            DataPoint(date=d, value=v, moving_average=m, n=n, expected=e)
+            for d, v, m, n, e in zip(
+                series.dates, series.values, ma, series.n, found.fitted, strict=True
+            )
+        ],
+        trend=tss.trend_stats(fit, spec, avg.mean),
+        anomalies=[
+            AnomalyOut(
+                date=series.dates[a.index],
+                value=a.value,
+                expected=a.expected,
+                expected_low=a.expected_low,
+                expected_high=a.expected_high,
+                score=a.score,
+                severity=a.severity,
+                direction=a.direction,
+            )
+            for a in found.anomalies
+        ],
+        anomaly_method=AnomalyMethod(
+            method=found.method, threshold=found.threshold, scale=found.scale
+        ),
+        summary=SeriesSummary(
+            data_points=len(present),
+            avg_value=avg.mean,
+            avg_ci_low=avg.low,
+            avg_ci_high=avg.high,
+            min_value=min(present) if present else None,
+            max_value=max(present) if present else None,
+            trend=fit.direction,
+            anomaly_count=len(found.anomalies),
+            sample_size=int(series.num if spec.kind == "count" else series.den),
+        ),
+    )
