@@ -174,7 +174,28 @@ def _ratio(num: float, den: float) -> float | None:
     return None if not den else num / den
 
 
+# Platform answers change only when the refresh recomputes the platform totals, so
+# they are kept per (database, window, refresh stamp, day): a repeated request costs
+# one small read. Bounded; a process serves one database in production.
+_PLATFORM_CACHE: dict[tuple[str, int, str, date], dict[str, Any]] = {}
+_PLATFORM_CACHE_MAX = 64
+
+
 def platform_metrics(db: Session, *, days: int, now: datetime) -> dict[str, Any]:
+    """``compute_platform_metrics``, cached until the next platform refresh."""
+    stamp = mrepo.platform_refresh_stamp(db)
+    if stamp is None:
+        return compute_platform_metrics(db, days=days, now=now)
+    key = (db.get_bind().engine.url.render_as_string(), days, stamp, now.date())
+    cached = _PLATFORM_CACHE.get(key)
+    if cached is None:
+        if len(_PLATFORM_CACHE) >= _PLATFORM_CACHE_MAX:
+            _PLATFORM_CACHE.clear()
+        cached = _PLATFORM_CACHE[key] = compute_platform_metrics(db, days=days, now=now)
+    return cached
+
+
+def compute_platform_metrics(db: Session, *, days: int, now: datetime) -> dict[str, Any]:
     """DAU/WAU/MAU, stickiness, activation, streaks, login recency, event counts, lifecycle.
 
     Active = logged in or completed a session that local day. The KPIs are the

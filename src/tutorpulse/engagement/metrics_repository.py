@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.engagement.models import (
     EngagementEvent,
+    EngagementState,
     PlatformDaily,
     PlatformWeekly,
     TutorDaily,
@@ -278,3 +279,10 @@ def activation_by_cohort(db: Session, *, joined_from: date, today: date) -> list
         }
         for r in rows
     ]
+
+
+def platform_refresh_stamp(db: Session) -> str | None:
+    """When the refresh last recomputed platform totals (None: never, or unknown)."""
+    row = db.get(EngagementState, "platform")
+    value = None if row is None else (row.value or {}).get("version")
+    return None if value is None else str(value)

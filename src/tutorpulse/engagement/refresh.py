@@ -11,6 +11,7 @@ transactions (one per batch) so ingestion is never blocked for long.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -207,7 +208,10 @@ def run_refresh(
             current = (repo.get_state(db, PLATFORM_STATE) or {}).get("dirtyFrom")
             left = current if current is not None and current < start.isoformat() else None
             repo.set_state(
-                db, PLATFORM_STATE, {"dirtyFrom": left, "refreshedAt": now.isoformat()}, now
+                db,
+                PLATFORM_STATE,
+                _platform_state(left, now),
+                now,
             )
         result.platform_from = start.isoformat()
         result.platform_days = len(platform.daily)
@@ -227,6 +231,11 @@ def _write_batch(
         write_tutors(db, update, now=now)
         repo.clear_dirty(db, claimed)
         _note_platform_from(db, min(d for _, d, _ in claimed), now)
+
+
+def _platform_state(dirty_from: str | None, now: datetime) -> dict[str, Any]:
+    # "version" changes on every recomputation: readers cache platform answers by it.
+    return {"dirtyFrom": dirty_from, "refreshedAt": now.isoformat(), "version": uuid.uuid4().hex}
 
 
 def _platform_due(state: dict[str, Any], now: datetime, interval: int) -> bool:
@@ -363,7 +372,12 @@ def rebuild(
         platform = compute_platform(db, start=first, now=now)
     with unit_of_work(session_factory, write=True) as db:
         write_platform(db, platform)
-        repo.set_state(db, PLATFORM_STATE, {"dirtyFrom": None, "refreshedAt": now.isoformat()}, now)
+        repo.set_state(
+            db,
+            PLATFORM_STATE,
+            _platform_state(None, now),
+            now,
+        )
         result.remaining_dirty = repo.count_dirty(db)
     result.platform_from = first.isoformat()
     result.platform_days = len(platform.daily)
