@@ -122,7 +122,10 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Domain routers first: the ingestion routes are matched on every event POST,
+    # and routers are tried in order.
     for router in (
+        *domain_routers(),
         ops.router,
         auth_pages.router,
         pages.router,
@@ -131,7 +134,6 @@ def create_app(
         audit_api.router,
         cron_api.router,
         jobs_pages.router,
-        *domain_routers(),
     ):
         app.include_router(router)
     return app
