@@ -207,13 +207,13 @@ GROUPS: dict[str, tuple[tuple[str, ...], Callable[[Row], str]]] = {
 }
 
 
-def group_contributions(model: RiskModel, frame: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
+def group_contributions(
+    model: RiskModel, frame: pd.DataFrame
+) -> dict[str, npt.NDArray[np.float64]]:
     """Per group, each row's contribution to the calibrated log-odds (see module doc)."""
     x = model.matrix(frame)
     col = {f: i for i, f in enumerate(model.features)}
-    groups = {
-        g: [col[f] for f in feats if f in col] for g, (feats, _text) in GROUPS.items()
-    }
+    groups = {g: [col[f] for f in feats if f in col] for g, (feats, _text) in GROUPS.items()}
     groups = {g: idx for g, idx in groups.items() if idx}
     out: dict[str, npt.NDArray[np.float64]] = {}
     if model.algorithm == "logistic":
@@ -232,7 +232,9 @@ def group_contributions(model: RiskModel, frame: pd.DataFrame) -> dict[str, npt.
     return out
 
 
-def explain(model: RiskModel, frame: pd.DataFrame, top: int = TOP_DRIVERS) -> list[list[dict[str, Any]]]:
+def explain(
+    model: RiskModel, frame: pd.DataFrame, top: int = TOP_DRIVERS
+) -> list[list[dict[str, Any]]]:
     """For each row of ``frame``, up to ``top`` drivers ``{key, text, contribution}``
     that raise its risk, largest first."""
     if len(frame) == 0:
@@ -258,7 +260,7 @@ def explain(model: RiskModel, frame: pd.DataFrame, top: int = TOP_DRIVERS) -> li
 
 
 def risk_level(p: float, thresholds: tuple[float, float]) -> str:
-    """"High" at or above the high cut-off, "Medium" at or above the medium one, else "Low"."""
+    """ "High" at or above the high cut-off, "Medium" at or above the medium one, else "Low"."""
     medium, high = thresholds
     if p >= high:
         return "High"

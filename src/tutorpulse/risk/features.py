@@ -122,7 +122,9 @@ class _Counter:
         m = mask & ~np.isnan(values)
         return _rate(self.total(m, np.nan_to_num(values)), self.count(m))
 
-    def maximum(self, mask: npt.NDArray[np.bool_], values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def maximum(
+        self, mask: npt.NDArray[np.bool_], values: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
         out = np.full(self.n, -np.inf)
         m = mask[self.ok]
         np.maximum.at(out, self.pos[m], values[self.ok][m])
@@ -176,9 +178,7 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
 
     # Login streak: consecutive UTC days with a login, ending on the day before the cutoff
     # (or on the cutoff's own day when it already has one).
-    day_back = np.floor((cutoff - 1) / DAY).astype(np.int64) - np.floor(ets / DAY).astype(
-        np.int64
-    )
+    day_back = np.floor((cutoff - 1) / DAY).astype(np.int64) - np.floor(ets / DAY).astype(np.int64)
     recent = is_login & (day_back < 31) & ec.ok
     grid = np.zeros((n, 32), dtype=bool)
     grid[ec.pos[recent[ec.ok]], day_back[recent]] = True

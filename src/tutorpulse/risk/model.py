@@ -92,7 +92,9 @@ def fit_model(
     x = train[features].to_numpy(dtype=np.float64)
     estimator.fit(x, np.asarray(y))
     medians = train[features].median(numeric_only=True)
-    reference = {f: float(medians.get(f, 0.0)) if pd.notna(medians.get(f)) else 0.0 for f in features}
+    reference = {
+        f: float(medians.get(f, 0.0)) if pd.notna(medians.get(f)) else 0.0 for f in features
+    }
     return RiskModel(target, algorithm, list(features), estimator, reference=reference)
 
 

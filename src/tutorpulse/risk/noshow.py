@@ -86,16 +86,22 @@ def session_features(
     ended = hts + hist["minutes"].to_numpy() * 60
     past = hist.loc[(ended <= cutoff) & (hts >= cutoff - PAIR_LOOKBACK_DAYS * DAY)]
     status = past["status"].to_numpy()
-    pair_hist = pd.DataFrame(
-        {
-            "tutor_id": past["tutor_id"].to_numpy(),
-            "student_id": past["student_id"].to_numpy(),
-            "n": 1.0,
-            "resched": ((status == "rescheduled") & (past["rescheduled_by"].to_numpy() == "tutor"))
-            * 1.0,
-            "tns": (status == "tutor_no_show") * 1.0,
-        }
-    ).groupby(["tutor_id", "student_id"])[["n", "resched", "tns"]].sum()
+    pair_hist = (
+        pd.DataFrame(
+            {
+                "tutor_id": past["tutor_id"].to_numpy(),
+                "student_id": past["student_id"].to_numpy(),
+                "n": 1.0,
+                "resched": (
+                    (status == "rescheduled") & (past["rescheduled_by"].to_numpy() == "tutor")
+                )
+                * 1.0,
+                "tns": (status == "tutor_no_show") * 1.0,
+            }
+        )
+        .groupby(["tutor_id", "student_id"])[["n", "resched", "tns"]]
+        .sum()
+    )
     key = pd.MultiIndex.from_arrays([targets["tutor_id"], targets["student_id"]])
     pair = pair_hist.reindex(key).fillna(0.0)
 

@@ -94,7 +94,9 @@ def load_frames(
         _epoch(db, TutorSession.actual_start) - s_start,
     )
     e_stmt = select(
-        EngagementEvent.tutor_id, EngagementEvent.event_type, _epoch(db, EngagementEvent.occurred_at)
+        EngagementEvent.tutor_id,
+        EngagementEvent.event_type,
+        _epoch(db, EngagementEvent.occurred_at),
     ).where(EngagementEvent.occurred_at < end)
     if since is not None:
         s_stmt = s_stmt.where(TutorSession.scheduled_start >= since)
@@ -201,7 +203,10 @@ def write_tutor_scores(db: Session, rows: list[dict[str, Any]]) -> int:
         update(TutorHealth)
         .where(TutorHealth.churn_probability.is_not(None))
         .values(
-            churn_probability=None, churn_risk_level=None, risk_drivers=[], risk_model_version_id=None
+            churn_probability=None,
+            churn_risk_level=None,
+            risk_drivers=[],
+            risk_model_version_id=None,
         )
     )
     if not rows:
