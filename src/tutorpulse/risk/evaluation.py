@@ -48,7 +48,7 @@ def lift_at_top(y: npt.NDArray[np.int8], p: npt.NDArray[np.float64], share: floa
     base = y.mean()
     if base == 0:
         return float("nan")
-    k = max(1, int(round(share * y.size)))
+    k = max(1, round(share * y.size))
     top = np.argsort(-p, kind="stable")[:k]
     return float(y[top].mean() / base)
 

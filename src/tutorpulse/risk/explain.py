@@ -186,11 +186,15 @@ GROUPS: dict[str, tuple[tuple[str, ...], Callable[[Row], str]]] = {
     "first_sessions": (("first_sessions_90d", "first_rating_90d", "failed_first_60d"), _first),
     "tenure": (("tenure_days", "log_tenure"), _tenure),
     "profile": (
-        tuple(
-            f"subject_{s}"
-            for s in ("math", "science", "english", "history", "test_prep", "programming")
-        )
-        + ("cert_basic", "cert_advanced", "cert_expert"),
+        (
+            *tuple(
+                f"subject_{s}"
+                for s in ("math", "science", "english", "history", "test_prep", "programming")
+            ),
+            "cert_basic",
+            "cert_advanced",
+            "cert_expert",
+        ),
         _profile,
     ),
     "timing": (("hours_ahead", "local_hour", "odd_hour", "weekend"), _timing),
@@ -243,7 +247,7 @@ def explain(
     keys = list(contrib)
     matrix = np.column_stack([contrib[k] for k in keys])
     order = np.argsort(-matrix, axis=1)[:, :top]
-    records = frame.to_dict("records")
+    records: list[Row] = [dict(r) for r in frame.to_dict("records")]  # type: ignore[arg-type]
     out: list[list[dict[str, Any]]] = []
     for i, rec in enumerate(records):
         drivers = []

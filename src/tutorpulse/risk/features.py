@@ -90,7 +90,7 @@ CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
 TUTOR_FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 
 
-def _days(seconds: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
+def _days(seconds: npt.NDArray[np.integer] | npt.NDArray[np.floating] | int) -> npt.NDArray[np.float64]:
     return np.asarray(seconds, dtype=np.float64) / DAY
 
 
@@ -114,7 +114,8 @@ class _Counter:
         self, mask: npt.NDArray[np.bool_], values: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
         m = mask[self.ok]
-        return np.bincount(self.pos[m], weights=values[self.ok][m], minlength=self.n)
+        out = np.bincount(self.pos[m], weights=values[self.ok][m], minlength=self.n)
+        return np.asarray(out, dtype=np.float64)
 
     def mean(
         self, mask: npt.NDArray[np.bool_], values: npt.NDArray[np.float64]

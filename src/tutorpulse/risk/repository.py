@@ -48,7 +48,7 @@ def _epoch(db: Session, column: Any, *, is_date: bool = False) -> ColumnElement[
 
 
 def _sample(column: Any, modulus: int) -> ColumnElement[bool]:
-    return (column % modulus) == 0  # type: ignore[no-any-return]
+    return (column % modulus) == 0
 
 
 def count_tutors(db: Session) -> int:
@@ -211,7 +211,7 @@ def write_tutor_scores(db: Session, rows: list[dict[str, Any]]) -> int:
     )
     if not rows:
         return 0
-    table = TutorHealth.__table__
+    table: Any = TutorHealth.__table__
     stmt = (
         update(table)
         .where(table.c.tutor_id == bindparam("tid"))

@@ -100,10 +100,10 @@ def train_and_evaluate(
         "candidates": candidates,
         "validationAuc": {a: round(v, 4) for a, v in valid_auc.items()},
         "selectedBy": "validation AUC",
-        "trainingRows": int(len(train)),
+        "trainingRows": len(train),
         "negativeShare": negative_share,
         "trainingPositives": int(train["label"].sum()),
-        "validationRows": int(len(valid)),
+        "validationRows": len(valid),
         "trainBaseRate": round(base_rate, 5),
         "roc": held_out["roc"],
         "fairness": fairness_report(

@@ -42,14 +42,36 @@ def scored(factory: Any, db: Any, now: Any) -> dict[str, Any]:
         tutors.append(t)
     unscored = factory.tutor("T0009")
     factory.health(unscored)
-    session_levels = [(0.09, "High"), (0.03, "Medium"), (0.01, "Low"), (0.06, "High"), (0.005, "Low")]
+    session_levels = [
+        (0.09, "High"),
+        (0.03, "Medium"),
+        (0.01, "Low"),
+        (0.06, "High"),
+        (0.005, "Low"),
+    ]
     for k, (p, level) in enumerate(session_levels):
         s = factory.session(tutors[k % 2], now + (k + 1) * 20 * H, status="scheduled")
-        db.add(SessionRisk(session_id=s.id, model_version_id=2, no_show_probability=p,
-                           risk_level=level, drivers=[], scored_at=now))
+        db.add(
+            SessionRisk(
+                session_id=s.id,
+                model_version_id=2,
+                no_show_probability=p,
+                risk_level=level,
+                drivers=[],
+                scored_at=now,
+            )
+        )
     far = factory.session(tutors[0], now + 20 * 24 * H, status="scheduled")
-    db.add(SessionRisk(session_id=far.id, model_version_id=2, no_show_probability=0.5,
-                       risk_level="High", drivers=[], scored_at=now))
+    db.add(
+        SessionRisk(
+            session_id=far.id,
+            model_version_id=2,
+            no_show_probability=0.5,
+            risk_level="High",
+            drivers=[],
+            scored_at=now,
+        )
+    )
     db.flush()
     return {"tutors": tutors}
 
@@ -61,7 +83,8 @@ def test_tutors_paged_complete_and_ordered(api: Any, scored: Any) -> None:
     ids = [t["tutorId"] for t in first["tutors"] + second["tutors"]]
     assert ids == ["T0001", "T0002", "T0003", "T0004"]
     top = first["tutors"][0]
-    assert top["churnProbability"] == 0.7 and top["churnRiskLevel"] == "High"
+    assert top["churnProbability"] == 0.7
+    assert top["churnRiskLevel"] == "High"
     assert top["riskDrivers"][0]["text"] == "no login for 12 days"
     assert first["levelCounts"] == {"High": 2, "Medium": 1, "Low": 1}
     assert api("/api/risk/tutors", level="high")["total"] == 2
@@ -79,11 +102,17 @@ def test_sessions_paged_within_days_ahead(api: Any, scored: Any) -> None:
 
 def test_noshow_risk_original_shape(api: Any, scored: Any) -> None:
     body = api("/api/analytics/noshow-risk", daysAhead=7, generateAlerts="true")
-    assert body["summary"] == {"totalHighRisk": 2, "totalMediumRisk": 1, "totalLowRisk": 2, "daysAhead": 7}
+    assert body["summary"] == {
+        "totalHighRisk": 2,
+        "totalMediumRisk": 1,
+        "totalLowRisk": 2,
+        "daysAhead": 7,
+    }
     assert [s["noShowProbability"] for s in body["highRiskSessions"]] == [0.09, 0.06]
     assert len(body["mediumRiskSessions"]) == 1
     assert "24 hours" in body["mitigation"]["High"][0]
-    assert body["alerts"]["generated"] == 0 and "alerts.generate" in body["alerts"]["note"]
+    assert body["alerts"]["generated"] == 0
+    assert "alerts.generate" in body["alerts"]["note"]
     one = api("/api/analytics/noshow-risk", tutorId="T0002")
     assert one["summary"]["totalHighRisk"] == 1
 
@@ -106,8 +135,19 @@ def test_dashboard_high_risk_count_reads_the_scores(api: Any, scored: Any) -> No
 def test_models_listed_without_artifacts(api: Any, db: Any, now: Any) -> None:
     from tutorpulse.risk.models import ModelVersion
 
-    db.add(ModelVersion(target="churn", version=1, algorithm="gbm", features=["a"], metrics={"heldOut": {"auc": 0.8}},
-                        calibration={}, artifact=b"x", is_active=True, created_at=now))
+    db.add(
+        ModelVersion(
+            target="churn",
+            version=1,
+            algorithm="gbm",
+            features=["a"],
+            metrics={"heldOut": {"auc": 0.8}},
+            calibration={},
+            artifact=b"x",
+            is_active=True,
+            created_at=now,
+        )
+    )
     db.flush()
     body = api("/api/risk/models")
     assert body["models"][0]["metrics"]["heldOut"]["auc"] == 0.8

@@ -31,7 +31,7 @@ def world_engine(fresh_engine: Engine, tmp_path: Path) -> Iterator[Engine]:
     world = generate_world(WorldConfig(tutors=600, days=240, seed=5, now=NOW))
     write_world(world, tmp_path / "w", fmt="parquet")
     import_directory(fresh_engine, directory=tmp_path / "w", now=NOW)
-    yield fresh_engine
+    return fresh_engine
 
 
 def _settings() -> Settings:
@@ -52,8 +52,10 @@ def test_train_activate_score_through_the_database(world_engine: Engine) -> None
         db.commit()
         for o in outcomes:
             held = o.version.metrics["heldOut"]
-            print(f"\n{o.target}: v{o.version.version} {o.version.algorithm} AUC {held['auc']} "
-                  f"Brier {held['brier']} (base rate {held['brierBaseRate']}) -> {o.reason}")
+            print(
+                f"\n{o.target}: v{o.version.version} {o.version.algorithm} AUC {held['auc']} "
+                f"Brier {held['brier']} (base rate {held['brierBaseRate']}) -> {o.reason}"
+            )
         assert {o.target for o in outcomes} == {"churn", "tutor_no_show"}
         churn_out = next(o for o in outcomes if o.target == "churn")
         assert churn_out.activated
@@ -70,17 +72,27 @@ def test_train_activate_score_through_the_database(world_engine: Engine) -> None
         print(summary)
         assert summary.tutors_scored > 0
         scored = db.scalar(
-            select(func.count()).select_from(TutorHealth).where(TutorHealth.churn_probability.is_not(None))
+            select(func.count())
+            .select_from(TutorHealth)
+            .where(TutorHealth.churn_probability.is_not(None))
         )
         assert scored == summary.tutors_scored
-        levels = set(db.scalars(select(TutorHealth.churn_risk_level).where(TutorHealth.churn_risk_level.is_not(None))))
+        levels = set(
+            db.scalars(
+                select(TutorHealth.churn_risk_level).where(
+                    TutorHealth.churn_risk_level.is_not(None)
+                )
+            )
+        )
         assert levels <= {"High", "Medium", "Low"}
         assert summary.sessions_scored > 0
         assert db.scalar(select(func.count()).select_from(SessionRisk)) == summary.sessions_scored
         after = tutors_service.get_dashboard_metrics(db, now=NOW)
         assert after.high_risk_count is not None
         high = db.scalar(
-            select(func.count()).select_from(TutorHealth).join(Tutor, Tutor.id == TutorHealth.tutor_id)
+            select(func.count())
+            .select_from(TutorHealth)
+            .join(Tutor, Tutor.id == TutorHealth.tutor_id)
             .where(TutorHealth.churn_risk_level == "High", Tutor.status == "active")
         )
         assert after.high_risk_count == high
@@ -89,5 +101,7 @@ def test_train_activate_score_through_the_database(world_engine: Engine) -> None
         # and exactly one version per target stays active.
         service.train_models(db, now=NOW, settings=settings, targets=("churn",))
         db.commit()
-        active = db.scalars(select(ModelVersion).where(ModelVersion.target == "churn", ModelVersion.is_active)).all()
+        active = db.scalars(
+            select(ModelVersion).where(ModelVersion.target == "churn", ModelVersion.is_active)
+        ).all()
         assert len(active) == 1

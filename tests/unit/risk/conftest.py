@@ -16,6 +16,8 @@ DAYS = 365
 
 
 @cache
-def world_frames(seed: int, tutors: int = TUTORS, days: int = DAYS) -> tuple[Frames, dict[str, Any]]:
+def world_frames(
+    seed: int, tutors: int = TUTORS, days: int = DAYS
+) -> tuple[Frames, dict[str, Any]]:
     world = generate_world(WorldConfig(tutors=tutors, days=days, seed=seed, now=NOW))
     return frames_from_world(world), world.truth

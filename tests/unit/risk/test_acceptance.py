@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from sklearn.metrics import roc_auc_score
+from tests.unit.risk.conftest import DAYS, world_frames
+from tests.unit.risk.oracle import churn_hazard_oracle, noshow_oracle
 
 from tutorpulse.core.settings import Settings
 from tutorpulse.risk import service
 from tutorpulse.risk.frames import DAY
-from tests.unit.risk.conftest import DAYS, world_frames
-from tests.unit.risk.oracle import churn_hazard_oracle, noshow_oracle
 
 SEEDS = [2, 3]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.unit.risk.conftest import world_frames
 
 from tutorpulse.risk.features import TUTOR_FEATURES, compute_tutor_features
 from tutorpulse.risk.frames import DAY, Frames
 from tutorpulse.risk.noshow import NOSHOW_FEATURES, session_features
-from tests.unit.risk.conftest import world_frames
 
 
 def _future_rows(frames: Frames, cutoff: int, rng: np.random.Generator) -> Frames:
@@ -24,7 +24,11 @@ def _future_rows(frames: Frames, cutoff: int, rng: np.random.Generator) -> Frame
         [
             frames.events,
             pd.DataFrame(
-                {"tutor_id": who, "event_type": rng.choice(["login", "session_scheduled", "message_sent"], n), "ts": when}
+                {
+                    "tutor_id": who,
+                    "event_type": rng.choice(["login", "session_scheduled", "message_sent"], n),
+                    "ts": when,
+                }
             ),
         ],
         ignore_index=True,
@@ -86,10 +90,15 @@ def test_history_before_the_cutoff_does_change_features() -> None:
     cutoff = frames.end_ts - 45 * DAY
     tutor = int(compute_tutor_features(frames, cutoff).index[0])
     events = pd.concat(
-        [frames.events, pd.DataFrame({"tutor_id": [tutor], "event_type": ["login"], "ts": [cutoff - 1]})],
+        [
+            frames.events,
+            pd.DataFrame({"tutor_id": [tutor], "event_type": ["login"], "ts": [cutoff - 1]}),
+        ],
         ignore_index=True,
     )
-    moved = Frames(tutors=frames.tutors, sessions=frames.sessions, events=events, end_ts=frames.end_ts)
+    moved = Frames(
+        tutors=frames.tutors, sessions=frames.sessions, events=events, end_ts=frames.end_ts
+    )
     before = compute_tutor_features(frames, cutoff).loc[tutor]
     after = compute_tutor_features(moved, cutoff).loc[tutor]
     assert after["logins_7d"] == before["logins_7d"] + 1

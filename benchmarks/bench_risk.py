@@ -1,0 +1,86 @@
+"""Risk benchmark: training time and a full rescore (all tutors, all upcoming sessions).
+
+    python benchmarks/bench_risk.py --tutors 100000 --days 365
+
+Generates the world in memory (no database): the figures cover feature
+computation, prediction and explanations; database reads and writes are
+measured separately by ``tutorpulse models score`` (its timings are printed).
+Training uses a deterministic sample of at most ``--train-tutors`` tutors,
+as ``risk.train`` does with ``TUTORPULSE_RISK_TRAIN_MAX_TUTORS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from datetime import UTC, datetime
+
+from tutorpulse.core.settings import Settings
+from tutorpulse.risk import noshow, service
+from tutorpulse.risk.explain import explain
+from tutorpulse.risk.features import compute_tutor_features
+from tutorpulse.risk.frames import DAY, Frames, frames_from_world
+from tutorpulse.world.config import WorldConfig
+from tutorpulse.world.generator import generate_world
+
+
+def sample(frames: Frames, max_tutors: int) -> Frames:
+    k = max(1, math.ceil(len(frames.tutors) / max_tutors))
+    keep = lambda df: df[df["tutor_id"] % k == 0]  # noqa: E731
+    return Frames(keep(frames.tutors), keep(frames.sessions), keep(frames.events), frames.end_ts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tutors", type=int, default=100_000)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--train-tutors", type=int, default=20_000)
+    args = ap.parse_args()
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+
+    t = time.perf_counter()
+    world = generate_world(WorldConfig(tutors=args.tutors, days=args.days, seed=args.seed, now=now))
+    frames = frames_from_world(world)
+    print(
+        f"world {args.tutors:,} tutors x {args.days} days: {len(frames.sessions):,} sessions, "
+        f"{len(frames.events):,} events ({time.perf_counter() - t:.1f} s to generate)"
+    )
+    start = frames.end_ts - args.days * DAY
+    small = sample(frames, args.train_tutors)
+    models = {}
+    for target in service.TARGETS:
+        t = time.perf_counter()
+        result = service.fit_target(small, target=target, start_ts=start, settings=settings)
+        models[target] = result.model
+        h = result.metrics["heldOut"]
+        print(
+            f"train {target}: {time.perf_counter() - t:.1f} s on {len(small.tutors):,} tutors; "
+            f"held-out AUC {h['auc']}, rule AUC {result.metrics['baseline']['auc']}, "
+            f"Brier {h['brier']} vs base rate {h['brierBaseRate']}"
+        )
+
+    t0 = time.perf_counter()
+    feats = compute_tutor_features(frames, frames.end_ts)
+    t1 = time.perf_counter()
+    at_risk = feats[feats["inactive_days"] < settings.churn_inactivity_days]
+    p = models["churn"].predict(at_risk)
+    drivers = explain(models["churn"], at_risk)
+    t2 = time.perf_counter()
+    ss = frames.sessions
+    upcoming = ss[(ss["status"] == "scheduled") & (ss["start_ts"] >= frames.end_ts)]
+    rows = noshow.session_features(frames, upcoming, frames.end_ts, feats)
+    q = models["tutor_no_show"].predict(rows)
+    sdrivers = explain(models["tutor_no_show"], rows)
+    t3 = time.perf_counter()
+    print(
+        f"rescore: features {t1 - t0:.1f} s; churn {len(p):,} tutors {t2 - t1:.1f} s; "
+        f"no-show {len(q):,} sessions {t3 - t2:.1f} s; total {t3 - t0:.1f} s "
+        f"({len(drivers) + len(sdrivers):,} explanations)"
+    )
+
+
+if __name__ == "__main__":
+    main()
