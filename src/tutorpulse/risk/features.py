@@ -90,7 +90,9 @@ CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
 TUTOR_FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 
 
-def _days(seconds: npt.NDArray[np.integer] | npt.NDArray[np.floating] | int) -> npt.NDArray[np.float64]:
+def _days(
+    seconds: npt.NDArray[np.integer] | npt.NDArray[np.floating] | int,
+) -> npt.NDArray[np.float64]:
     return np.asarray(seconds, dtype=np.float64) / DAY
 
 
