@@ -21,6 +21,10 @@ import pandas as pd
 from tutorpulse.risk.frames import DAY, Frames
 
 LOOKBACK_DAYS = 90
+# Reliability is a slow trait: its counts also look back further (sessions only).
+LONG_LOOKBACK_DAYS = 180
+# Pseudo-counts of the empirical-Bayes shrinkage of per-tutor rates toward the population.
+SHRINK_SESSIONS = 10.0
 FAILED_FIRST_WINDOW_DAYS = 60
 LATE_SECONDS = 300
 EW_HALF_LIFE_DAYS = 30.0
@@ -72,6 +76,11 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "completion_rate_30d",
     "late_share_90d",
     "ew_no_shows",
+    "sessions_180d",
+    "tutor_failures_180d",
+    "failure_rate_180d_shrunk",
+    "late_rate_180d_shrunk",
+    "no_show_rate_180d_shrunk",
     "ew_sessions",
     "rating_7d",
     "rating_30d",
@@ -132,6 +141,37 @@ class _Counter:
         m = mask[self.ok]
         np.maximum.at(out, self.pos[m], values[self.ok][m])
         return out
+
+
+def _shrunk(num: npt.NDArray[np.float64], den: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Per-tutor rate shrunk toward the population rate with ``SHRINK_SESSIONS`` pseudo-counts."""
+    prior = float(num.sum() / den.sum()) if den.sum() > 0 else 0.0
+    return np.asarray((num + prior * SHRINK_SESSIONS) / (den + SHRINK_SESSIONS))
+
+
+def _long_reliability(ss: pd.DataFrame, index: Any, n: int) -> dict[str, npt.NDArray[np.float64]]:
+    """Tutor-side failures, lateness and no-shows over ``LONG_LOOKBACK_DAYS`` (shrunk rates)."""
+    sc = _Counter(index.get_indexer(ss["tutor_id"].to_numpy()), n)
+    status = ss["status"].to_numpy()
+    completed = status == "completed"
+    tns = status == "tutor_no_show"
+    failure = (
+        tns
+        | ((status == "cancelled") & (ss["cancelled_by"].to_numpy() == "tutor"))
+        | ((status == "rescheduled") & (ss["rescheduled_by"].to_numpy() == "tutor"))
+    )
+    every = np.ones(len(ss), dtype=bool)
+    sessions = sc.count(every)
+    failures = sc.count(failure)
+    late = sc.count(completed & (ss["late_s"].to_numpy() > LATE_SECONDS))
+    due = np.isin(status, DUE_STATUSES)
+    return {
+        "sessions_180d": sessions,
+        "tutor_failures_180d": failures,
+        "failure_rate_180d_shrunk": _shrunk(failures, sessions),
+        "late_rate_180d_shrunk": _shrunk(late, sc.count(completed)),
+        "no_show_rate_180d_shrunk": _shrunk(sc.count(tns), sc.count(due)),
+    }
 
 
 def eligible_tutors(frames: Frames, cutoff: int) -> pd.DataFrame:
@@ -199,8 +239,10 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
     ss = frames.sessions
     start = ss["start_ts"].to_numpy()
     ended = start + ss["minutes"].to_numpy() * 60
-    keep = (ended <= cutoff) & (start >= lo)
+    keep = (ended <= cutoff) & (start >= cutoff - LONG_LOOKBACK_DAYS * DAY)
     ss = ss.loc[keep]
+    out.update(_long_reliability(ss, index, n))
+    ss = ss.loc[ss["start_ts"].to_numpy() >= lo]
     start = ss["start_ts"].to_numpy()
     age = _days(cutoff - start)
     sc = _Counter(index.get_indexer(ss["tutor_id"].to_numpy()), n)

@@ -60,10 +60,12 @@ def load_frames(
     *,
     end: datetime,
     since: datetime | None = None,
+    events_since: datetime | None = None,
     sessions_until: datetime | None = None,
     tutor_modulus: int = 1,
 ) -> Frames:
-    """Tutors, sessions starting in ``[since, sessions_until)`` and events in ``[since, end)``.
+    """Tutors, sessions starting in ``[since, sessions_until)`` and events in
+    ``[events_since or since, end)``.
 
     ``tutor_modulus`` > 1 keeps the tutors whose id is a multiple of it (a
     deterministic sample for training on very large tables).
@@ -100,7 +102,7 @@ def load_frames(
     ).where(EngagementEvent.occurred_at < end)
     if since is not None:
         s_stmt = s_stmt.where(TutorSession.scheduled_start >= since)
-        e_stmt = e_stmt.where(EngagementEvent.occurred_at >= since)
+        e_stmt = e_stmt.where(EngagementEvent.occurred_at >= (events_since or since))
     s_stmt = s_stmt.where(TutorSession.scheduled_start < (sessions_until or end))
     if tutor_modulus > 1:
         t_stmt = t_stmt.where(_sample(Tutor.id, tutor_modulus))

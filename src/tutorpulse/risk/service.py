@@ -20,7 +20,12 @@ from tutorpulse.risk import churn, noshow, registry
 from tutorpulse.risk import repository as repo
 from tutorpulse.risk.evaluation import score_metrics
 from tutorpulse.risk.explain import explain, risk_level
-from tutorpulse.risk.features import TUTOR_FEATURES, compute_tutor_features
+from tutorpulse.risk.features import (
+    LONG_LOOKBACK_DAYS,
+    LOOKBACK_DAYS,
+    TUTOR_FEATURES,
+    compute_tutor_features,
+)
 from tutorpulse.risk.frames import DAY, Frames, from_epoch, to_epoch
 from tutorpulse.risk.labels import month_cutoffs
 from tutorpulse.risk.models import ModelVersion
@@ -37,8 +42,10 @@ from tutorpulse.risk.schemas import (
 from tutorpulse.risk.training import TrainingResult, train_and_evaluate
 
 TARGETS = (churn.TARGET, noshow.TARGET)
-# Feature lookback plus the pair history window: what scoring reads before ``now``.
-SCORING_LOOKBACK_DAYS = 91
+# What scoring reads before ``now``: sessions for the long reliability window, events for
+# the feature lookback (a day of margin each).
+SCORING_SESSION_DAYS = LONG_LOOKBACK_DAYS + 1
+SCORING_EVENT_DAYS = LOOKBACK_DAYS + 1
 
 
 @dataclass
@@ -278,7 +285,11 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
     t0 = time.perf_counter()
     until = now + timedelta(days=settings.risk_score_days_ahead)
     frames = repo.load_frames(
-        db, end=now, since=now - timedelta(days=SCORING_LOOKBACK_DAYS), sessions_until=until
+        db,
+        end=now,
+        since=now - timedelta(days=SCORING_SESSION_DAYS),
+        events_since=now - timedelta(days=SCORING_EVENT_DAYS),
+        sessions_until=until,
     )
     timings["load"] = round(time.perf_counter() - t0, 3)
     t1 = time.perf_counter()

@@ -51,9 +51,9 @@ def test_churn_model_on_held_out_period(seed: int) -> None:
 
 NOSHOW_SEEDS = [
     2,
-    # Measured: model AUC 0.606 vs planted-propensity oracle 0.687 (gap 0.081 > 0.05) on
+    # Measured: model AUC 0.624 vs planted-propensity oracle 0.687 (gap 0.063 > 0.05) on
     # 137 held-out no-shows. Not met; kept visible (strict xfail) rather than loosened.
-    pytest.param(3, marks=pytest.mark.xfail(strict=True, reason="no-show gap to oracle 0.08")),
+    pytest.param(3, marks=pytest.mark.xfail(strict=True, reason="no-show gap to oracle 0.06")),
 ]
 
 
