@@ -14,6 +14,8 @@ All counting is vectorised with ``np.bincount`` over tutor positions.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
