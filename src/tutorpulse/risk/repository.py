@@ -104,6 +104,9 @@ def load_frames(
         s_stmt = s_stmt.where(TutorSession.scheduled_start >= since)
         e_stmt = e_stmt.where(EngagementEvent.occurred_at >= (events_since or since))
     s_stmt = s_stmt.where(TutorSession.scheduled_start < (sessions_until or end))
+    # A fixed row order makes training (negative sampling) identical on every engine.
+    s_stmt = s_stmt.order_by(TutorSession.id)
+    t_stmt = t_stmt.order_by(Tutor.id)
     if tutor_modulus > 1:
         t_stmt = t_stmt.where(_sample(Tutor.id, tutor_modulus))
         s_stmt = s_stmt.where(_sample(TutorSession.tutor_id, tutor_modulus))
