@@ -36,7 +36,7 @@ def sample(frames: Frames, max_tutors: int) -> Frames:
     return Frames(keep(frames.tutors), keep(frames.sessions), keep(frames.events), frames.end_ts)
 
 
-def bench_db(url: str, now: datetime) -> None:
+def bench_db(url: str, now: datetime, *, train: bool = True) -> None:
     from sqlalchemy import insert, select
 
     from tutorpulse.core.db import create_db_engine, make_session_factory, unit_of_work
@@ -54,18 +54,21 @@ def bench_db(url: str, now: datetime) -> None:
                 [{"tutor_id": i, "as_of": now, "computed_at": now} for i in missing],
             )
         print(f"tutor_health rows added for the benchmark: {len(missing):,}")
-    with unit_of_work(factory) as db:
-        t = time.perf_counter()
-        outcomes = service.train_models(db, now=now, settings=settings)
-        print(f"train_models (both targets): {time.perf_counter() - t:.1f} s")
-        for o in outcomes:
-            h = o.version.metrics["heldOut"]
-            print(
-                f"  {o.target}: {o.seconds} s, {o.version.algorithm}, held-out AUC {h['auc']}, "
-                f"rule AUC {o.version.metrics['baseline']['auc']}, {o.reason}"
-            )
-            if not o.activated:
-                service.activate_model(db, version_id=o.version.id)
+    if not train:
+        print("training skipped (--score-only): the active versions score")
+    else:
+        with unit_of_work(factory) as db:
+            t = time.perf_counter()
+            outcomes = service.train_models(db, now=now, settings=settings)
+            print(f"train_models (both targets): {time.perf_counter() - t:.1f} s")
+            for o in outcomes:
+                h = o.version.metrics["heldOut"]
+                print(
+                    f"  {o.target}: {o.seconds} s, {o.version.algorithm}, held-out AUC "
+                    f"{h['auc']}, rule AUC {o.version.metrics['baseline']['auc']}, {o.reason}"
+                )
+                if not o.activated:  # the benchmark measures scoring with both models
+                    service.activate_model(db, version_id=o.version.id)
     for run in (1, 2):
         with unit_of_work(factory) as db:
             t = time.perf_counter()
@@ -81,13 +84,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", help="database URL (a copy): benchmark the service end to end")
     ap.add_argument("--now", default="2026-05-01", help="as-of date with --db")
+    ap.add_argument("--score-only", action="store_true", help="with --db: skip training")
     ap.add_argument("--tutors", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--train-tutors", type=int, default=20_000)
     args = ap.parse_args()
     if args.db:
-        bench_db(args.db, datetime.fromisoformat(args.now).replace(tzinfo=UTC))
+        bench_db(
+            args.db, datetime.fromisoformat(args.now).replace(tzinfo=UTC), train=not args.score_only
+        )
         return
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     now = datetime(2026, 5, 1, tzinfo=UTC)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Float,
+    String,
     and_,
     bindparam,
     cast,
@@ -41,10 +42,25 @@ WRITE_CHUNK = 5_000
 
 
 def _epoch(db: Session, column: Any, *, is_date: bool = False) -> ColumnElement[Any]:
+    """A time column as epoch seconds (PostgreSQL) or as its stored text (SQLite).
+
+    SQLite keeps UTC timestamps as ISO text; converting millions of them with
+    ``strftime`` or through Python datetimes costs more than the rest of scoring,
+    so the text is parsed in bulk by pandas (``_seconds``) instead.
+    """
     if is_sqlite(db):
-        return cast(func.strftime("%s", column), BigInteger)
+        return cast(column, String)
     inner = cast(column, DateTime()) if is_date else column
     return cast(func.extract("epoch", inner), BigInteger)
+
+
+def _seconds(values: pd.Series) -> pd.Series:
+    """Epoch seconds (float, NaN for nulls) from ``_epoch`` output of either engine."""
+    first = values.dropna()
+    if values.dtype == object and len(first) and isinstance(first.iloc[0], str):
+        parsed = pd.to_datetime(values, format="ISO8601", utc=True)
+        return (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
 def _sample(column: Any, modulus: int) -> ColumnElement[bool]:
@@ -93,7 +109,7 @@ def load_frames(
         TutorSession.is_first_session,
         cast(TutorSession.student_rating, Float),
         TutorSession.engagement_score,
-        _epoch(db, TutorSession.actual_start) - s_start,
+        _epoch(db, TutorSession.actual_start),
     )
     e_stmt = select(
         EngagementEvent.tutor_id,
@@ -112,8 +128,9 @@ def load_frames(
         s_stmt = s_stmt.where(_sample(TutorSession.tutor_id, tutor_modulus))
         e_stmt = e_stmt.where(_sample(EngagementEvent.tutor_id, tutor_modulus))
 
+    conn = db.connection()
     tutors = pd.DataFrame.from_records(
-        db.execute(t_stmt).all(),
+        conn.execute(t_stmt).all(),
         columns=[
             "tutor_id",
             "joined_ts",
@@ -125,7 +142,7 @@ def load_frames(
         ],
     )
     sessions = pd.DataFrame.from_records(
-        db.execute(s_stmt).all(),
+        conn.execute(s_stmt).all(),
         columns=[
             "session_id",
             "tutor_id",
@@ -139,12 +156,17 @@ def load_frames(
             "is_first",
             "rating",
             "engagement",
-            "late_s",
+            "actual_ts",
         ],
     )
     events = pd.DataFrame.from_records(
-        db.execute(e_stmt).all(), columns=["tutor_id", "event_type", "ts"]
+        conn.execute(e_stmt).all(), columns=["tutor_id", "event_type", "ts"]
     )
+    tutors["joined_ts"] = _seconds(tutors["joined_ts"])
+    tutors["churned_ts"] = _seconds(tutors["churned_ts"])
+    sessions["start_ts"] = _seconds(sessions["start_ts"])
+    sessions["late_s"] = _seconds(sessions["actual_ts"]) - sessions["start_ts"]
+    events["ts"] = _seconds(events["ts"])
     return Frames(tutors=tutors, sessions=sessions, events=events, end_ts=to_epoch(end))
 
 
