@@ -33,12 +33,15 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.core.db import is_sqlite
 from tutorpulse.engagement.models import EngagementEvent, TutorHealth
+from tutorpulse.risk.features import OTHER_EVENT_TYPES
 from tutorpulse.risk.frames import Frames, to_epoch
 from tutorpulse.risk.models import ModelVersion, SessionRisk
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
 
 WRITE_CHUNK = 5_000
+# Event types any feature or label reads (session_completed is not: sessions carry it).
+USED_EVENT_TYPES = ("login", "session_scheduled", *OTHER_EVENT_TYPES)
 
 
 def _epoch(db: Session, column: Any, *, is_date: bool = False) -> ColumnElement[Any]:
@@ -115,7 +118,7 @@ def load_frames(
         EngagementEvent.tutor_id,
         EngagementEvent.event_type,
         _epoch(db, EngagementEvent.occurred_at),
-    ).where(EngagementEvent.occurred_at < end)
+    ).where(EngagementEvent.occurred_at < end, EngagementEvent.event_type.in_(USED_EVENT_TYPES))
     if since is not None:
         s_stmt = s_stmt.where(TutorSession.scheduled_start >= since)
         e_stmt = e_stmt.where(EngagementEvent.occurred_at >= (events_since or since))
