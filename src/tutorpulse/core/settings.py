@@ -241,6 +241,52 @@ class Settings(BaseSettings):
         300, ge=0, le=86400, validation_alias=_env("ANALYTICS_CACHE_SECONDS")
     )
 
+    # Risk models (risk/)
+    risk_churn_horizon_days: int = Field(
+        30, ge=7, le=180, validation_alias=_env("RISK_CHURN_HORIZON_DAYS")
+    )
+    risk_cutoff_step_days: int = Field(
+        15, ge=7, le=90, validation_alias=_env("RISK_CUTOFF_STEP_DAYS")
+    )
+    risk_warmup_days: int = Field(60, ge=14, validation_alias=_env("RISK_WARMUP_DAYS"))
+    risk_churn_medium_threshold: float = Field(
+        0.15, gt=0, lt=1, validation_alias=_env("RISK_CHURN_MEDIUM_THRESHOLD")
+    )
+    risk_churn_high_threshold: float = Field(
+        0.40, gt=0, lt=1, validation_alias=_env("RISK_CHURN_HIGH_THRESHOLD")
+    )
+    risk_noshow_medium_threshold: float = Field(
+        0.02, gt=0, lt=1, validation_alias=_env("RISK_NOSHOW_MEDIUM_THRESHOLD")
+    )
+    risk_noshow_high_threshold: float = Field(
+        0.05, gt=0, lt=1, validation_alias=_env("RISK_NOSHOW_HIGH_THRESHOLD")
+    )
+    risk_noshow_window_days: int = Field(
+        7, ge=1, le=28, validation_alias=_env("RISK_NOSHOW_WINDOW_DAYS")
+    )
+    risk_noshow_test_windows: int = Field(
+        6, ge=1, validation_alias=_env("RISK_NOSHOW_TEST_WINDOWS")
+    )
+    risk_noshow_negative_share: float = Field(
+        0.25, gt=0, le=1, validation_alias=_env("RISK_NOSHOW_NEGATIVE_SHARE")
+    )
+    risk_score_days_ahead: int = Field(
+        14, ge=1, le=60, validation_alias=_env("RISK_SCORE_DAYS_AHEAD")
+    )
+    risk_train_max_tutors: int = Field(
+        20_000, ge=100, validation_alias=_env("RISK_TRAIN_MAX_TUTORS")
+    )
+    risk_fairness_churn_tolerance: float = Field(
+        0.05, gt=0, lt=1, validation_alias=_env("RISK_FAIRNESS_CHURN_TOLERANCE")
+    )
+    risk_fairness_noshow_tolerance: float = Field(
+        0.01, gt=0, lt=1, validation_alias=_env("RISK_FAIRNESS_NOSHOW_TOLERANCE")
+    )
+    risk_fairness_min_group: int = Field(
+        100, ge=1, validation_alias=_env("RISK_FAIRNESS_MIN_GROUP")
+    )
+    risk_train_seed: int = Field(0, validation_alias=_env("RISK_TRAIN_SEED"))
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
