@@ -233,3 +233,22 @@ def tutors_by_id(db: Session, ids: Iterable[int]) -> dict[int, Tutor]:
 
 def window_start(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
+
+
+def assignable_users(db: Session) -> list[User]:
+    return list(
+        db.scalars(
+            select(User)
+            .where(User.is_active.is_(True), User.role.in_(("admin", "coach")))
+            .order_by(User.name, User.email)
+        )
+    )
+
+
+def open_severity_counts(db: Session) -> dict[str, int]:
+    rows = db.execute(
+        select(Alert.severity, func.count())
+        .where(Alert.state != "resolved", Alert.suppressed_by_id.is_(None))
+        .group_by(Alert.severity)
+    ).all()
+    return {str(k): int(v) for k, v in rows}

@@ -224,3 +224,13 @@ def rule_read(rule: Rule, firing_now: int | None) -> RuleRead:
         guards=rule.params()["guards"],
         firing_now=firing_now,
     )
+
+
+def list_assignees(db: Session) -> list[tuple[int, str]]:
+    """Active coaches and admins as (id, label) for the assign menus."""
+    return [(u.id, u.name or u.email) for u in repository.assignable_users(db)]
+
+
+def severity_counts(db: Session) -> dict[str, int]:
+    """Unresolved, unsuppressed alerts by severity (the inbox header)."""
+    return repository.open_severity_counts(db)
