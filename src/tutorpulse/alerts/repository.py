@@ -252,3 +252,49 @@ def open_severity_counts(db: Session) -> dict[str, int]:
         .group_by(Alert.severity)
     ).all()
     return {str(k): int(v) for k, v in rows}
+
+
+# --- backtest inputs ------------------------------------------------------------------------
+
+
+def all_daily(db: Session, columns: Sequence[str]) -> pd.DataFrame:
+    query = select(*(TutorDaily.__table__.c[c] for c in columns))
+    result = db.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(columns))
+
+
+def all_tutors(db: Session) -> pd.DataFrame:
+    result = db.execute(
+        select(Tutor.id, Tutor.timezone, Tutor.joined_on, Tutor.status, Tutor.churned_at)
+    )
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def scored_sessions(db: Session, *, since: datetime, until: datetime) -> pd.DataFrame:
+    query = select(
+        TutorSession.tutor_id, TutorSession.scheduled_start, TutorSession.engagement_score
+    ).where(
+        TutorSession.status == "completed",
+        TutorSession.engagement_score.is_not(None),
+        TutorSession.scheduled_start >= since,
+        TutorSession.scheduled_start < until,
+    )
+    result = db.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def first_sessions(db: Session, *, since: datetime, until: datetime) -> pd.DataFrame:
+    """First-pairing sessions by start time (any outcome: they were booked beforehand)."""
+    query = select(TutorSession.tutor_id, TutorSession.scheduled_start).where(
+        TutorSession.is_first_session.is_(True),
+        TutorSession.scheduled_start >= since,
+        TutorSession.scheduled_start < until,
+    )
+    result = db.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def coach_count(db: Session) -> int:
+    return int(
+        db.scalar(select(func.count()).where(User.role == "coach", User.is_active.is_(True))) or 0
+    )

@@ -5,9 +5,9 @@ Services flush, never commit; the edges (api, pages, cli, jobs) own the transact
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -234,3 +234,46 @@ def list_assignees(db: Session) -> list[tuple[int, str]]:
 def severity_counts(db: Session) -> dict[str, int]:
     """Unresolved, unsuppressed alerts by severity (the inbox header)."""
     return repository.open_severity_counts(db)
+
+
+def backtest(
+    db: Session,
+    *,
+    start: date,
+    end: date,
+    settings: Settings,
+    step_days: int = 1,
+    coaches: int | None = None,
+    progress: Callable[[date], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate the stored rules as of each past day (see alerts/backtest.py)."""
+    from tutorpulse.alerts.backtest import BacktestData, run_backtest
+    from tutorpulse.engagement.rollups import DAILY_COLUMNS
+
+    if end < start:
+        raise Invalid.field("to", "must not be before from")
+    rules = list_rules(db)
+    since = datetime.combine(start, time(), tzinfo=UTC) - timedelta(days=settings.alerts_trend_days)
+    until = datetime.combine(end + timedelta(days=3), time(), tzinfo=UTC)
+    data = BacktestData(
+        daily=repository.all_daily(db, DAILY_COLUMNS),
+        tutors=repository.all_tutors(db),
+        scores=repository.scored_sessions(db, since=since, until=until),
+        first_sessions=repository.first_sessions(db, since=since, until=until),
+    )
+    n_coaches = coaches if coaches is not None else max(1, repository.coach_count(db))
+    return run_backtest(
+        data,
+        rules,
+        start=start,
+        end=end,
+        step_days=step_days,
+        coaches=n_coaches,
+        params={
+            "trend_sessions": settings.alerts_trend_sessions,
+            "trend_min": settings.alerts_trend_min_sessions,
+            "trend_days": settings.alerts_trend_days,
+            "first_session_hours": settings.alerts_first_session_hours,
+        },
+        progress=progress,
+    )
