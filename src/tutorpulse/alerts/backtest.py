@@ -133,7 +133,7 @@ def run_backtest(
     churn = pd.to_datetime(data.tutors.set_index("id")["churned_at"], utc=True).dropna()
     churn_day = churn.dt.date
     weeks = max(1.0, ((end - start).days + 1) / 7)
-    report = {
+    report: dict[str, Any] = {
         "from": start.isoformat(), "to": end.isoformat(), "stepDays": step_days,
         "evaluatedDays": len(days), "coaches": coaches,
         "churnersInWindow": 0, "rules": {},
@@ -164,7 +164,8 @@ def _figures(
         }  # fmt: skip
     per = h.drop_duplicates(["tutor_id", "day"]).sort_values(["tutor_id", "day"])
     days = pd.to_datetime(per["day"])
-    step = days.groupby(per["tutor_id"]).diff().dt.days
+    ordinal = pd.Series(days.to_numpy().astype("datetime64[D]").astype(np.int64), index=per.index)
+    step = ordinal.groupby(per["tutor_id"]).diff()
     episodes = int((step.isna() | (step > step_days)).sum())
     cd = per["tutor_id"].map(churn_day)
     lead = (pd.to_datetime(cd) - days).dt.days

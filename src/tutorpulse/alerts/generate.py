@@ -112,10 +112,10 @@ def apply(
 ) -> GenerateResult:
     """Create, update and auto-resolve alerts for the tutors in ``frame``; returns counts."""
     result = GenerateResult(mode="full" if full else "incremental", evaluated=len(frame))
-    for alert in repository.expired_snoozes(db, now=now):
-        alert.state = "acknowledged" if alert.acknowledged_at else "open"
-        alert.snoozed_until = None
-        db.add(AlertEvent(alert_id=alert.id, action="snooze_expired", actor=SYSTEM, at=now))
+    for woken in repository.expired_snoozes(db, now=now):
+        woken.state = "acknowledged" if woken.acknowledged_at else "open"
+        woken.snoozed_until = None
+        db.add(AlertEvent(alert_id=woken.id, action="snooze_expired", actor=SYSTEM, at=now))
         result.snooze_expired += 1
     active = [r for r in rules if r.enabled]
     by_key = {r.key: r for r in rules}
@@ -192,29 +192,29 @@ def apply(
                 critical_alert[(int(tutor_id), rule.category)] = alert
 
     # Hysteresis: an alert whose condition has stayed clear long enough resolves itself.
-    for alert in existing.values():
-        rule = by_key.get(alert.rule_key)
-        if rule is None or not rule.enabled or alert.tutor_id not in evaluated:
+    for open_alert in existing.values():
+        rrule = by_key.get(open_alert.rule_key)
+        if rrule is None or not rrule.enabled or open_alert.tutor_id not in evaluated:
             continue
-        if alert.last_seen_at == now:
+        if open_alert.last_seen_at == now:
             continue
-        if not bool(evals[rule.key].clear.get(alert.tutor_id, False)):
-            alert.condition_cleared_at = None
+        if not bool(evals[rrule.key].clear.get(open_alert.tutor_id, False)):
+            open_alert.condition_cleared_at = None
             continue
-        if alert.condition_cleared_at is None:
-            alert.condition_cleared_at = now
-        if now >= alert.condition_cleared_at + timedelta(hours=rule.resolve_after_hours):
-            alert.state = "resolved"
-            alert.resolved_at = now
-            alert.resolved_by = SYSTEM
-            alert.snoozed_until = None
+        if open_alert.condition_cleared_at is None:
+            open_alert.condition_cleared_at = now
+        if now >= open_alert.condition_cleared_at + timedelta(hours=rrule.resolve_after_hours):
+            open_alert.state = "resolved"
+            open_alert.resolved_at = now
+            open_alert.resolved_by = SYSTEM
+            open_alert.snoozed_until = None
             db.add(
                 AlertEvent(
-                    alert_id=alert.id,
+                    alert_id=open_alert.id,
                     action="resolve",
                     actor=SYSTEM,
                     at=now,
-                    note=f"resolved by system: condition clear for {rule.resolve_after_hours} h",
+                    note=f"resolved by system: condition clear for {rrule.resolve_after_hours} h",
                 )
             )
             result.resolved += 1

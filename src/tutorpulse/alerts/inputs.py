@@ -59,7 +59,7 @@ def engagement_trend(scores: pd.DataFrame, *, last_n: int, min_n: int) -> pd.Dat
     resid = (syy - slope * sxy).clip(lower=0)
     se = np.sqrt(resid / dof / sxx)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = slope / se
+        t: pd.Series = slope / se
     p = pd.Series(2 * stats.t.sf(np.abs(t.to_numpy()), dof.to_numpy()), index=slope.index)
     # A perfect fit (se = 0): p = 0 for a non-zero slope, 1 for a flat line.
     p = p.where(se > 0, np.where(slope != 0, 0.0, 1.0))
@@ -108,4 +108,5 @@ def earliest_login_day(local_day: pd.Series) -> date | None:
     if days.empty:
         return None
     first = days.min() - pd.Timedelta(days=LOGIN_RECENT_DAYS + LOGIN_BASELINE_DAYS)
-    return first.date()  # type: ignore[no-any-return]
+    result: date = first.date()
+    return result

@@ -195,7 +195,7 @@ async def alerts_bulk(
     action = str(form.get("action") or "")
     if action not in ("acknowledge", "assign"):
         raise Invalid.field("action", "bulk actions are acknowledge and assign")
-    ids = [int(v) for v in form.getlist("alert_id") if str(v).isdigit()]
+    ids = [int(str(v)) for v in form.getlist("alert_id") if str(v).isdigit()]
     if not ids:
         raise Invalid.field("alert_id", "select at least one alert")
     assignee = _number(form, "assignee_id", int)

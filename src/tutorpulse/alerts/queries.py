@@ -129,6 +129,7 @@ def list_alerts(
     if not include_suppressed:
         query = query.where(Alert.suppressed_by_id.is_(None))
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order: list[Any]
     if sort == "severity":
         order = [Alert.severity_rank.desc(), Alert.priority.desc(), Alert.created_at.desc()]
     elif sort == "newest":

@@ -26,7 +26,7 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
         yield list(ids[i : i + CHUNK])
 
 
-def _frame(db: Session, query: Select[Any], ids: Sequence[int] | None, column: Any) -> pd.DataFrame:
+def _frame(db: Session, query: Any, ids: Sequence[int] | None, column: Any) -> pd.DataFrame:
     if ids is None:
         result = db.execute(query)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

@@ -215,6 +215,7 @@ def load_default_rules() -> list[Rule]:
 
 def _compare(values: pd.Series, op: str, threshold: float) -> pd.Series:
     v = pd.to_numeric(values, errors="coerce").astype(float)
+    out: Any
     if op == ">":
         out = v > threshold
     elif op == ">=":

@@ -39,7 +39,8 @@ def test_rerunning_creates_nothing_new(
     second = run(db, settings, now + H)
     assert (first["generated"], second["generated"], second["updated"]) == (1, 0, 1)
     [alert] = db.scalars(select(Alert)).all()
-    assert alert.last_seen_at == now + H and alert.created_at == now
+    assert alert.last_seen_at == now + H
+    assert alert.created_at == now
 
 
 def test_cooldown_after_resolution(
@@ -51,7 +52,8 @@ def test_cooldown_after_resolution(
     service.transition(db, alert_id=alert.id, action="resolve", actor=COACH, now=now + H)
     cooldown = 48  # churn_risk_high's shipped cooldown
     during = run(db, settings, now + H + timedelta(hours=cooldown) - H)
-    assert during["generated"] == 0 and during["skipped"] == 1
+    assert during["generated"] == 0
+    assert during["skipped"] == 1
     after = run(db, settings, now + H + timedelta(hours=cooldown))
     assert after["generated"] == 1
     assert len(db.scalars(select(Alert)).all()) == 2
@@ -71,7 +73,9 @@ def test_snooze_expires_back_to_open(
     assert alert.state == "snoozed"
     counts = run(db, settings, now + 5 * H)
     db.refresh(alert)
-    assert alert.state == "open" and alert.snoozed_until is None and counts["snoozeExpired"] == 1
+    assert alert.state == "open"
+    assert alert.snoozed_until is None
+    assert counts["snoozeExpired"] == 1
     actions = [e.action for e in db.scalars(select(AlertEvent).order_by(AlertEvent.id))]
     assert actions == ["created", "snooze", "snooze_expired"]
 
@@ -124,7 +128,8 @@ def test_lifecycle_records_actor_history_and_audit(
         service.transition(db, alert_id=alert.id, action="acknowledge", actor=COACH, now=now)
     service.transition(db, alert_id=alert.id, action="resolve", actor=COACH, now=now + 2 * H)
     service.transition(db, alert_id=alert.id, action="reopen", actor=COACH, now=now + 3 * H)
-    assert alert.state == "open" and alert.resolved_at is None
+    assert alert.state == "open"
+    assert alert.resolved_at is None
     events = db.scalars(select(AlertEvent).order_by(AlertEvent.id)).all()
     assert [(e.action, e.actor) for e in events[1:]] == [
         ("acknowledge", "user:coach@example.test"),
@@ -180,18 +185,22 @@ def test_incremental_run_only_reads_changed_tutors(
 
     churny(factory)
     first = service.run_generate(db, now=now, settings=settings)
-    assert first.mode == "full" and first.generated == 1
+    assert first.mode == "full"
+    assert first.generated == 1
     db.add(
         JobRun(job_name=service.GENERATE_JOB, trigger="test", status="succeeded",
                started_at=now, counts=first.as_dict())
     )  # fmt: skip
     db.flush()
     quiet = service.run_generate(db, now=now + timedelta(minutes=1), settings=settings)
-    assert quiet.mode == "incremental" and quiet.evaluated == 0
+    assert quiet.mode == "incremental"
+    assert quiet.evaluated == 0
     late = factory.tutor()
     factory.health(late, local_day=TODAY, churn_probability=0.9)
     late_row = factory.health(late)
     late_row.computed_at = now + timedelta(seconds=30)
     db.flush()
     changed = service.run_generate(db, now=now + timedelta(minutes=1), settings=settings)
-    assert changed.mode == "incremental" and changed.evaluated == 1 and changed.generated == 1
+    assert changed.mode == "incremental"
+    assert changed.evaluated == 1
+    assert changed.generated == 1

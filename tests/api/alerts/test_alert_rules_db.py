@@ -94,30 +94,37 @@ def test_health_rule_fires_boundary_and_hysteresis(
     counts = run(db, settings, now)
     assert counts["generated"] == 1
     [alert] = alerts(db, key)
-    assert alert.state == "open" and alert.tutor_id == tutor.id
-    assert "None" not in alert.message and "null" not in alert.message and "{" not in alert.message
+    assert alert.state == "open"
+    assert alert.tutor_id == tutor.id
+    assert "None" not in alert.message
+    assert "null" not in alert.message
+    assert "{" not in alert.message
 
     # Inside the hysteresis band: still open, not counting towards resolution.
     factory.health(tutor, **band)
     run(db, settings, now + H)
     db.refresh(alert)
-    assert alert.state == "open" and alert.condition_cleared_at is None
+    assert alert.state == "open"
+    assert alert.condition_cleared_at is None
 
     factory.health(tutor, **clear)
     hold = rule_of(db, key).resolve_after_hours
     run(db, settings, now + 2 * H)
     db.refresh(alert)
     if hold:
-        assert alert.state == "open" and alert.condition_cleared_at == now + 2 * H
+        assert alert.state == "open"
+        assert alert.condition_cleared_at == now + 2 * H
         run(db, settings, now + 2 * H + timedelta(hours=hold) - H)
         db.refresh(alert)
         assert alert.state == "open"
         run(db, settings, now + 2 * H + timedelta(hours=hold))
         db.refresh(alert)
-    assert alert.state == "resolved" and alert.resolved_by == "system"
+    assert alert.state == "resolved"
+    assert alert.resolved_by == "system"
     events = db.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert.id)).all()
     assert [e.action for e in events] == ["created", "resolve"]
-    assert events[-1].note is not None and "resolved by system" in events[-1].note
+    assert events[-1].note is not None
+    assert "resolved by system" in events[-1].note
 
 
 def test_null_churn_probability_never_fires(
@@ -181,7 +188,8 @@ def test_declining_engagement_needs_a_significant_negative_slope(
     run(db, settings, now)
     [alert] = alerts(db, "declining_engagement")
     assert alert.tutor_id == falling.id
-    assert alert.metric_value is not None and alert.metric_value < 0
+    assert alert.metric_value is not None
+    assert alert.metric_value < 0
     assert alert.evidence["values"]["engagement_slope_p"] < 0.05
 
 
@@ -197,7 +205,8 @@ def test_first_session_scheduled_only_within_48h(
     run(db, settings, now)
     [alert] = alerts(db, "first_session_scheduled")
     assert alert.tutor_id == soon.id
-    assert "1 first session(s)" in alert.message and "2025-03-02 23:00 UTC" in alert.message
+    assert "1 first session(s)" in alert.message
+    assert "2025-03-02 23:00 UTC" in alert.message
 
 
 def test_upcoming_noshow_risk_from_session_risk(
@@ -211,5 +220,6 @@ def test_upcoming_noshow_risk_from_session_risk(
     db.flush()
     run(db, settings, now)
     [alert] = alerts(db, "upcoming_noshow_risk")
-    assert alert.tutor_id == risky.id and alert.metric_value == pytest.approx(0.6)
+    assert alert.tutor_id == risky.id
+    assert alert.metric_value == pytest.approx(0.6)
     assert "60.0% no-show probability" in alert.message

@@ -38,8 +38,10 @@ def test_list_sorted_by_priority_and_severity_rank(
     assert body["count"] == 3
     assert [x["severity"] for x in body["alerts"]] == ["critical", "high", "medium"]
     first = body["alerts"][0]
-    assert first["alertType"] == "churn_risk_high" and first["tutor"]["tutorId"] == first["tutorId"]
-    assert first["acknowledged"] is False and first["resolved"] is False
+    assert first["alertType"] == "churn_risk_high"
+    assert first["tutor"]["tutorId"] == first["tutorId"]
+    assert first["acknowledged"] is False
+    assert first["resolved"] is False
     by_sev = client.get("/api/alerts", params={"sort": "severity"}, headers=headers).json()
     assert [x["severityRank"] for x in by_sev["alerts"]] == [4, 3, 2]
     high = client.get("/api/alerts", params={"highPriority": "true"}, headers=headers).json()
@@ -53,7 +55,8 @@ def test_limit_is_bounded_and_bad_params_are_4xx(
 ) -> None:
     headers = auth(api_key("read"))
     too_big = client.get("/api/alerts", params={"limit": 100000}, headers=headers)
-    assert too_big.status_code == 400 and too_big.json()["details"][0]["field"] == "limit"
+    assert too_big.status_code == 400
+    assert too_big.json()["details"][0]["field"] == "limit"
     assert client.get("/api/alerts", params={"limit": "abc"}, headers=headers).status_code in (
         400,
         422,
@@ -75,7 +78,8 @@ def test_acknowledge_records_authenticated_key_not_body(
         json={"alertId": alert.id, "action": "acknowledge", "acknowledgedBy": "someone else"},
         headers=auth(key),
     )
-    assert spoof.status_code == 400 and spoof.json()["details"][0]["field"] == "acknowledgedBy"
+    assert spoof.status_code == 400
+    assert spoof.json()["details"][0]["field"] == "acknowledgedBy"
     ok = client.patch(
         "/api/alerts",
         json={"alertId": alert.id, "action": "acknowledge", "note": "on it"},
@@ -86,7 +90,8 @@ def test_acknowledge_records_authenticated_key_not_body(
     db.refresh(alert)
     assert alert.state == "acknowledged"
     event = db.scalars(select(AlertEvent).where(AlertEvent.action == "acknowledge")).one()
-    assert event.actor == "api_key:coach-bot" and event.note == "on it"
+    assert event.actor == "api_key:coach-bot"
+    assert event.note == "on it"
 
 
 def test_post_acknowledge_and_read_only_key_forbidden(
@@ -100,7 +105,8 @@ def test_post_acknowledge_and_read_only_key_forbidden(
     ok = client.post(
         "/api/alerts/acknowledge", json={"alertId": alert.id}, headers=auth(api_key("write"))
     )
-    assert ok.status_code == 200 and ok.json()["success"] is True
+    assert ok.status_code == 200
+    assert ok.json()["success"] is True
     missing = client.post(
         "/api/alerts/acknowledge", json={"alertId": 999999}, headers=auth(api_key("write"))
     )
@@ -124,10 +130,14 @@ def test_stats_by_severity_state_and_mean_time_to_ack(
         headers=auth(api_key("write")),
     )
     body = client.get("/api/alerts/stats", headers=auth(api_key("read"))).json()
-    assert body["total"] == 3 and body["acknowledged"] == 1 and body["unacknowledged"] == 2
+    assert body["total"] == 3
+    assert body["acknowledged"] == 1
+    assert body["unacknowledged"] == 2
     assert body["bySeverity"] == {"critical": 1, "high": 1, "medium": 1}
-    assert body["byState"]["acknowledged"] == 1 and body["byState"]["open"] == 2
-    assert body["meanHoursToAcknowledge"] == 2.0 and body["meanHoursToResolve"] is None
+    assert body["byState"]["acknowledged"] == 1
+    assert body["byState"]["open"] == 2
+    assert body["meanHoursToAcknowledge"] == 2.0
+    assert body["meanHoursToResolve"] is None
     legacy = client.get("/api/alerts", params={"stats": "true"}, headers=auth(api_key("read")))
     assert legacy.json()["total"] == 3
 
@@ -141,7 +151,8 @@ def test_rules_listing_preview_and_admin_only_update(
     ).json()
     assert len(rules) == 12
     firing = {r["key"]: r["firingNow"] for r in rules}
-    assert firing["churn_risk_high"] == 1 and firing["no_login_7d"] == 0
+    assert firing["churn_risk_high"] == 1
+    assert firing["no_login_7d"] == 0
     body = {"threshold": 0.95, "resolveThreshold": 0.9}
     assert (
         client.patch(
@@ -152,13 +163,15 @@ def test_rules_listing_preview_and_admin_only_update(
     ok = client.patch(
         "/api/alerts/rules/churn_risk_high", json=body, headers=auth(api_key("admin"))
     )
-    assert ok.status_code == 200 and ok.json()["threshold"] == 0.95
+    assert ok.status_code == 200
+    assert ok.json()["threshold"] == 0.95
     bad = client.patch(
         "/api/alerts/rules/churn_risk_high",
         json={"resolveThreshold": 0.99},
         headers=auth(api_key("admin")),
     )
-    assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "resolve_threshold"
+    assert bad.status_code == 400
+    assert bad.json()["details"][0]["field"] == "resolve_threshold"
 
 
 def test_detail_has_evidence_and_history(

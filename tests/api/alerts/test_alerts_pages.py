@@ -80,12 +80,14 @@ def test_detail_shows_evidence_and_history(
         r.th.get_text(strip=True): r.td.get_text(strip=True)
         for r in page.select("#evidence tbody tr")
     }
-    assert evidence["technical_issue_rate"] == "0.5" and evidence["sessions_30d"] == "10"
+    assert evidence["technical_issue_rate"] == "0.5"
+    assert evidence["sessions_30d"] == "10"
     history = [
         [td.get_text(strip=True) for td in r.select("td")] for r in page.select("#history tbody tr")
     ]
     assert [h[1] for h in history] == ["created", "acknowledge"]
-    assert history[1][2] == f"user:{coach.user.email}" and history[1][3] == "looking"
+    assert history[1][2] == f"user:{coach.user.email}"
+    assert history[1][3] == "looking"
     assert page.select_one(f"a[href='/tutors/{page.select_one('dd a').get_text()}']")
 
 
@@ -100,7 +102,9 @@ def test_rules_page_admin_only_with_preview_and_edit(
         r["data-rule"]: r.select_one("[data-field=firing]").get_text(strip=True)
         for r in page.select("#rules tbody tr")
     }
-    assert len(firing) == 12 and firing["churn_risk_high"] == "1" and firing["no_login_7d"] == "0"
+    assert len(firing) == 12
+    assert firing["churn_risk_high"] == "1"
+    assert firing["no_login_7d"] == "0"
     saved = admin.client.post(
         "/alerts/rules/churn_risk_high",
         data={
