@@ -15,6 +15,7 @@ Per rule and overall:
 - ``medianLeadDays``: churn date − first firing day in the 60 days before churn;
 - ``precision``: alerted tutors who churned within 60 days after an alert day;
 - ``alertsPerCoachWeek``: episodes ÷ coaches ÷ weeks in the window.
+"overall" pools the rules of severity medium and above (a tutor caught by any).
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def frame_as_of(
     first_session_hours: int,
 ) -> pd.DataFrame:  # fmt: skip
     """The rule input frame of tutors active at the end of ``day``."""
-    now = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    # The last instant of UTC day ``day``: local "today" is ``day`` for tutors at or west
+    # of UTC (a day later east of it, with no rows after ``day`` yet).
+    now = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) - timedelta(microseconds=1)
     t = data.tutors
     churned = pd.to_datetime(t["churned_at"], utc=True)
     active = t[(pd.to_datetime(t["joined_on"]) <= pd.Timestamp(day)) & ~(churned < now)]
@@ -143,7 +146,10 @@ def run_backtest(
     churners = churn_day[(churn_day >= lo) & (churn_day <= hi)]
     report["churnersInWindow"] = len(churners)
     groups = [(r.key, hits[hits["rule"] == r.key]) for r in rules if r.enabled]
-    groups.append(("overall", hits))
+    # Overall = the warning rules; low-severity rules (first_session_scheduled) are
+    # reminders to prepare, not churn warnings.
+    warning = [r.key for r in rules if r.enabled and r.severity != "low"]
+    groups.append(("overall", hits[hits["rule"].isin(warning)]))
     for key, h in groups:
         report["rules"][key] = _figures(h, churners, churn_day, step_days, coaches, weeks)
     return report
