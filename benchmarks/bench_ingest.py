@@ -135,7 +135,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(target: str, env: dict[str, str], app_dir: Path | None = None) -> tuple[subprocess.Popen, int]:
+def start_server(
+    target: str, env: dict[str, str], app_dir: Path | None = None
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1",
            "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
@@ -226,7 +228,10 @@ def event_body(tutors: int, unique: bool) -> bytes:
 def batch_body(tutors: int, size: int, unique: bool) -> bytes:
     events = []
     for _ in range(size):
-        e: dict[str, object] = {"tutorId": f"T{random.randrange(tutors):05d}", "eventType": "message_sent"}
+        e: dict[str, object] = {
+            "tutorId": f"T{random.randrange(tutors):05d}",
+            "eventType": "message_sent",
+        }
         if unique:
             e["eventId"] = uuid.uuid4().hex
         events.append(e)
@@ -362,7 +367,9 @@ def bench_engine(engine_name: str, args: argparse.Namespace) -> dict[str, object
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--tutors", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0)
