@@ -89,6 +89,16 @@ def alerts_page(
     )
 
 
+@router.get("/alerts/counts")
+def alert_counts(request: Request, db: DbSession, _actor: Viewer) -> Response:
+    """The unresolved counts by severity (polled by the inbox every 30 s)."""
+    return render(
+        request,
+        "alerts/_counts.html",
+        {"counts": service.severity_counts(db), "severities": SEVERITIES},
+    )
+
+
 @router.get("/alerts/rules")
 def rules_page(
     request: Request, db: DbSession, clock: ClockDep, _actor: AdminUser, preview: bool = True

@@ -41,6 +41,8 @@ def test_inbox_sorted_by_priority_and_bulk_acknowledge(
     assert ids == [alerts["churn_risk_high"].id, alerts["technical_issues_spike"].id]
     assert "Critical 1" in page.select_one("[data-testid=severity-counts]").get_text(" ")
 
+    counts = soup_of(coach.client.get("/alerts/counts"))
+    assert "Medium 1" in counts.get_text(" ")
     denied = coach.client.post("/alerts/bulk", data={"action": "acknowledge", "alert_id": ids})
     assert denied.status_code == 403  # no CSRF token
     done = coach.client.post(
