@@ -65,18 +65,18 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _context(rule: Rule, row: pd.Series) -> dict[str, Any]:
-    values = {str(k): v for k, v in row.items()}
-    values["threshold"] = rule.threshold
-    return values
-
-
-def _evidence(rule: Rule, values: dict[str, Any]) -> dict[str, Any]:
+def rule_fields(rule: Rule) -> list[str]:
+    """The frame columns a rule reads or quotes (metric, guards, message placeholders)."""
     names = {rule.metric, *(g.metric for g in rule.guards)}
     names.update(n for _t, n, _s, _c in string.Formatter().parse(rule.message) if n)
     names.discard("threshold")
+    return sorted(names)
+
+
+def _evidence(rule: Rule, values: dict[str, Any]) -> dict[str, Any]:
+    names = rule_fields(rule)
     return {
-        "values": {n: _plain(values.get(n)) for n in sorted(names)},
+        "values": {n: _plain(values.get(n)) for n in names},
         "threshold": rule.threshold,
         "resolveThreshold": rule.resolve_threshold,
         "op": rule.op,
@@ -127,23 +127,28 @@ def apply(
     resolved_at = repository.last_resolved(db, since=now - timedelta(hours=longest))
     evaluated = set(frame.index)
     critical_alert: dict[tuple[int, str], Alert] = {}
+    created: list[Alert] = []
+    suppressed: list[tuple[Alert, Alert]] = []
 
     for rule in sorted(active, key=lambda r: -r.severity_rank):
         ev = evals[rule.key]
         blocked = inhibited.get(rule.key)
         firing = ev.fires[ev.fires]
         result.by_rule[rule.key] = len(firing)
+        columns = [c for c in rule_fields(rule) if c in frame.columns]
+        records = frame.loc[firing.index, columns].to_dict("index")
         for tutor_id in firing.index:
             fp = fingerprint(rule.key, int(tutor_id))
             alert = existing.get(fp)
             if blocked is not None and bool(blocked.get(tutor_id, False)):
                 source = critical_alert.get((int(tutor_id), rule.category))
                 if alert is not None and source is not None:
-                    alert.suppressed_by_id = source.id
+                    suppressed.append((alert, source))
                 result.skipped += 1
                 continue
             try:
-                values = _context(rule, frame.loc[tutor_id])
+                values: dict[str, Any] = {str(k): v for k, v in records[tutor_id].items()}
+                values["threshold"] = rule.threshold
                 value = _plain(values.get(rule.metric))
                 message = render_message(rule.message, values)
                 score = priority(rule, value)
@@ -183,13 +188,18 @@ def apply(
                     created_at=now,
                     last_seen_at=now,
                 )
-                db.add(alert)
-                db.flush()
-                db.add(AlertEvent(alert_id=alert.id, action="created", actor=SYSTEM, at=now))
+                created.append(alert)
                 existing[fp] = alert
                 result.generated += 1
             if rule.severity == "critical":
                 critical_alert[(int(tutor_id), rule.category)] = alert
+
+    # One flush for all new alerts (ids for their history and for suppression links).
+    db.add_all(created)
+    db.flush()
+    db.add_all([AlertEvent(alert_id=a.id, action="created", actor=SYSTEM, at=now) for a in created])
+    for target, source in suppressed:
+        target.suppressed_by_id = source.id
 
     # Hysteresis: an alert whose condition has stayed clear long enough resolves itself.
     for open_alert in existing.values():

@@ -26,17 +26,18 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
         yield list(ids[i : i + CHUNK])
 
 
+def _rows(db: Session, query: Any) -> pd.DataFrame:
+    # Core execution on the session's connection: no ORM row processing for bulk reads.
+    result = db.connection().execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
 def _frame(db: Session, query: Any, ids: Sequence[int] | None, column: Any) -> pd.DataFrame:
     if ids is None:
-        result = db.execute(query)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    frames = []
-    for part in _chunks(ids):
-        result = db.execute(query.where(column.in_(part)))
-        frames.append(pd.DataFrame(result.fetchall(), columns=list(result.keys())))
+        return _rows(db, query)
+    frames = [_rows(db, query.where(column.in_(part))) for part in _chunks(ids)]
     if not frames:
-        result = db.execute(query.where(column.in_([-1])))
-        return pd.DataFrame([], columns=list(result.keys()))
+        return _rows(db, query.where(column.in_([-1])))
     return pd.concat(frames, ignore_index=True)
 
 
