@@ -83,6 +83,14 @@ def _evidence(rule: Rule, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _resolve(db: Session, alert: Alert, now: datetime, note: str) -> None:
+    alert.state = "resolved"
+    alert.resolved_at = now
+    alert.resolved_by = SYSTEM
+    alert.snoozed_until = None
+    db.add(AlertEvent(alert_id=alert.id, action="resolve", actor=SYSTEM, at=now, note=note))
+
+
 def inhibit(rules: Sequence[Rule], evals: dict[str, Evaluation]) -> dict[str, pd.Series]:
     """Per rule, the tutors whose firing is suppressed by a critical alert in the same category."""
     out: dict[str, pd.Series] = {}
@@ -201,6 +209,17 @@ def apply(
     for target, source in suppressed:
         target.suppressed_by_id = source.id
 
+    # A full pass evaluates every active tutor: the alerts of tutors who are no longer
+    # active (paused, churned) are resolved, their condition can no longer be judged.
+    gone: set[int] = set()
+    if full:
+        outside = {a.tutor_id for a in existing.values() if a.tutor_id not in evaluated}
+        gone = repository.inactive_tutor_ids(db, outside)
+    for open_alert in existing.values():
+        if open_alert.tutor_id in gone:
+            _resolve(db, open_alert, now, "resolved by system: the tutor is no longer active")
+            result.resolved += 1
+
     # Hysteresis: an alert whose condition has stayed clear long enough resolves itself.
     for open_alert in existing.values():
         rrule = by_key.get(open_alert.rule_key)
@@ -214,19 +233,8 @@ def apply(
         if open_alert.condition_cleared_at is None:
             open_alert.condition_cleared_at = now
         if now >= open_alert.condition_cleared_at + timedelta(hours=rrule.resolve_after_hours):
-            open_alert.state = "resolved"
-            open_alert.resolved_at = now
-            open_alert.resolved_by = SYSTEM
-            open_alert.snoozed_until = None
-            db.add(
-                AlertEvent(
-                    alert_id=open_alert.id,
-                    action="resolve",
-                    actor=SYSTEM,
-                    at=now,
-                    note=f"resolved by system: condition clear for {rrule.resolve_after_hours} h",
-                )
-            )
+            note = f"resolved by system: condition clear for {rrule.resolve_after_hours} h"
+            _resolve(db, open_alert, now, note)
             result.resolved += 1
     db.flush()
     return result

@@ -145,6 +145,19 @@ def changed_tutor_ids(db: Session, *, since: datetime) -> set[int]:
     return ids
 
 
+def inactive_tutor_ids(db: Session, ids: Iterable[int]) -> set[int]:
+    """Those of ``ids`` whose tutor is not active (paused, churned or deleted)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    active: set[int] = set()
+    for part in _chunks(wanted):
+        active.update(
+            db.scalars(select(Tutor.id).where(Tutor.id.in_(part), Tutor.status == "active"))
+        )
+    return set(wanted) - active
+
+
 def last_generate_runs(db: Session, *, job_name: str) -> list[JobRun]:
     """Recent succeeded runs of the generate job, newest first."""
     return list(

@@ -204,3 +204,20 @@ def test_incremental_run_only_reads_changed_tutors(
     assert changed.mode == "incremental"
     assert changed.evaluated == 1
     assert changed.generated == 1
+
+
+def test_alerts_of_a_tutor_who_churned_are_resolved_on_a_full_pass(
+    db: Session, factory: Any, settings: Settings, now: datetime
+) -> None:
+    tutor = churny(factory)
+    run(db, settings, now)
+    [alert] = db.scalars(select(Alert)).all()
+    tutor.status = "churned"
+    db.flush()
+    counts = run(db, settings, now + H)
+    db.refresh(alert)
+    assert counts["resolved"] == 1
+    assert alert.state == "resolved"
+    assert alert.resolved_by == "system"
+    note = db.scalars(select(AlertEvent.note).where(AlertEvent.action == "resolve")).one()
+    assert note == "resolved by system: the tutor is no longer active"
