@@ -58,6 +58,8 @@ def backtest_command(
     settings = get_settings()
     first, last = _date(start, "--from"), _date(end, "--to")
     factory = make_session_factory(create_db_engine(settings.resolved_database_url()))
+    if last < first:
+        raise typer.BadParameter("must not be before --from", param_hint="--to")
     began = datetime.now()
     with unit_of_work(factory) as db, console.status("backtesting…") as status:
         report = service.backtest(
@@ -79,12 +81,12 @@ def backtest_command(
     )
     for col in ("rule", "alerts", "tutors", "caught ≥14d", "share", "median lead d",
                 "precision 60d", "per coach-week"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "rule" else "right")
+        table.add_column(col, justify="left" if col == "rule" else "right", no_wrap=True)
     for key, f in report["rules"].items():
         table.add_row(
             key, _fmt(f["alerts"]), _fmt(f["tutorsAlerted"]), _fmt(f["caught"]),
             _fmt(f["caughtShare"], True), _fmt(f["medianLeadDays"]),
             _fmt(f["precision"], True), _fmt(f["alertsPerCoachWeek"]),
         )  # fmt: skip
-    console.print(table)
+    Console(width=max(console.width, 120)).print(table)
     console.print(f"took {report['seconds']} s")
