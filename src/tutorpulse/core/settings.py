@@ -287,6 +287,24 @@ class Settings(BaseSettings):
     )
     risk_train_seed: int = Field(0, validation_alias=_env("RISK_TRAIN_SEED"))
 
+    # --- Alerts (issue 7) ---
+    alerts_inhibition: bool = Field(True, validation_alias=_env("ALERTS_INHIBITION"))
+    alerts_full_pass_minutes: int = Field(
+        15, ge=1, le=1440, validation_alias=_env("ALERTS_FULL_PASS_MINUTES")
+    )
+    alerts_first_session_hours: int = Field(
+        48, ge=1, le=720, validation_alias=_env("ALERTS_FIRST_SESSION_HOURS")
+    )
+    alerts_noshow_hours: int = Field(72, ge=1, le=720, validation_alias=_env("ALERTS_NOSHOW_HOURS"))
+    alerts_trend_sessions: int = Field(
+        10, ge=3, le=100, validation_alias=_env("ALERTS_TREND_SESSIONS")
+    )
+    alerts_trend_min_sessions: int = Field(
+        6, ge=3, le=100, validation_alias=_env("ALERTS_TREND_MIN_SESSIONS")
+    )
+    alerts_trend_days: int = Field(90, ge=7, le=730, validation_alias=_env("ALERTS_TREND_DAYS"))
+    alerts_max_limit: int = Field(500, ge=1, le=5000, validation_alias=_env("ALERTS_MAX_LIMIT"))
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:

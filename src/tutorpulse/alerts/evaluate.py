@@ -1,0 +1,77 @@
+"""Build the per-tutor input frame the rules read: health plus derived inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from tutorpulse.alerts import inputs, repository
+from tutorpulse.alerts.rules import Rule
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    first_session_hours: int = 48
+    noshow_hours: int = 72
+    trend_sessions: int = 10
+    trend_min_sessions: int = 6
+    trend_days: int = 90
+
+
+def build_frame(
+    db: Session,
+    *,
+    now: datetime,
+    rules: Sequence[Rule],
+    params: EvalParams,
+    tutor_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """One row per active tutor with a health snapshot (index ``tutor_id``)."""
+    health = repository.load_health(db, tutor_ids=tutor_ids)
+    frame = health.set_index("tutor_id")
+    if frame.empty:
+        return frame
+    ids = None if tutor_ids is None else list(frame.index)
+    frame["poor_first_session_flag"] = frame["poor_first_session_flag"].astype(float)
+
+    last = repository.last_session_days(db, tutor_ids=ids).set_index("tutor_id")
+    frame["last_session_on"] = last["last_session_on"].reindex(frame.index)
+    frame["days_since_last_session"] = inputs.days_since_last_session(
+        frame["local_day"], frame["last_session_on"]
+    )
+
+    first_login_day = inputs.earliest_login_day(frame["local_day"])
+    if first_login_day is not None:
+        logins = repository.login_days(db, since=first_login_day, tutor_ids=ids)
+        frame = frame.join(inputs.login_decline(logins, frame["local_day"]))
+
+    # The trend only for tutors with enough recent sessions to have one.
+    candidates = frame.index[frame["sessions_30d"] >= params.trend_min_sessions // 2].tolist()
+    if candidates:
+        scores = repository.engagement_scores(
+            db, since=now - timedelta(days=params.trend_days), until=now, tutor_ids=candidates
+        )
+        trend = inputs.engagement_trend(
+            scores, last_n=params.trend_sessions, min_n=params.trend_min_sessions
+        )
+        frame = frame.join(trend)
+
+    first = repository.upcoming_first_sessions(
+        db, start=now, end=now + timedelta(hours=params.first_session_hours)
+    ).set_index("tutor_id")
+    frame = frame.join(first)
+    frame["upcoming_first_sessions"] = pd.to_numeric(
+        frame["upcoming_first_sessions"], errors="coerce"
+    ).fillna(0)
+
+    noshow_rule = next((r for r in rules if r.metric == "noshow_probability_max"), None)
+    at_least = noshow_rule.threshold if noshow_rule else 0.5
+    noshow = repository.upcoming_noshow(
+        db, start=now, end=now + timedelta(hours=params.noshow_hours), at_least=at_least
+    ).set_index("tutor_id")
+    frame = frame.join(noshow)
+    return frame

@@ -1,0 +1,240 @@
+"""Apply rule evaluations to stored alerts: dedup, cooldown, hysteresis, inhibition."""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from tutorpulse.alerts import repository
+from tutorpulse.alerts.models import Alert, AlertEvent
+from tutorpulse.alerts.rules import Evaluation, Rule, evaluate_rule, priority, render_message
+
+SYSTEM = "system"
+
+
+@dataclass
+class GenerateResult:
+    generated: int = 0
+    updated: int = 0
+    resolved: int = 0
+    skipped: int = 0
+    errors: int = 0
+    evaluated: int = 0
+    snooze_expired: int = 0
+    mode: str = "full"
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "generated": self.generated,
+            "updated": self.updated,
+            "resolved": self.resolved,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "evaluated": self.evaluated,
+            "snoozeExpired": self.snooze_expired,
+            "mode": self.mode,
+            "byRule": self.by_rule,
+        }
+
+
+def fingerprint(rule_key: str, tutor_id: int) -> str:
+    return f"{rule_key}:{tutor_id}"
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return None if isinstance(value, float) and math.isnan(value) else value
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    if value is pd.NaT:
+        return None
+    return str(value)
+
+
+def rule_fields(rule: Rule) -> list[str]:
+    """The frame columns a rule reads or quotes (metric, guards, message placeholders)."""
+    names = {rule.metric, *(g.metric for g in rule.guards)}
+    names.update(n for _t, n, _s, _c in string.Formatter().parse(rule.message) if n)
+    names.discard("threshold")
+    return sorted(names)
+
+
+def _evidence(rule: Rule, values: dict[str, Any]) -> dict[str, Any]:
+    names = rule_fields(rule)
+    return {
+        "values": {n: _plain(values.get(n)) for n in names},
+        "threshold": rule.threshold,
+        "resolveThreshold": rule.resolve_threshold,
+        "op": rule.op,
+    }
+
+
+def _resolve(db: Session, alert: Alert, now: datetime, note: str) -> None:
+    alert.state = "resolved"
+    alert.resolved_at = now
+    alert.resolved_by = SYSTEM
+    alert.snoozed_until = None
+    db.add(AlertEvent(alert_id=alert.id, action="resolve", actor=SYSTEM, at=now, note=note))
+
+
+def inhibit(rules: Sequence[Rule], evals: dict[str, Evaluation]) -> dict[str, pd.Series]:
+    """Per rule, the tutors whose firing is suppressed by a critical alert in the same category."""
+    out: dict[str, pd.Series] = {}
+    for rule in rules:
+        mask = None
+        for source in rules:
+            if (
+                source.severity == "critical"
+                and source.category == rule.category
+                and source.severity_rank > rule.severity_rank
+            ):
+                fires = evals[source.key].fires
+                mask = fires if mask is None else (mask | fires)
+        if mask is not None:
+            out[rule.key] = mask & evals[rule.key].fires
+    return out
+
+
+def apply(
+    db: Session,
+    *,
+    frame: pd.DataFrame,
+    rules: Sequence[Rule],
+    now: datetime,
+    inhibition: bool,
+    full: bool,
+) -> GenerateResult:
+    """Create, update and auto-resolve alerts for the tutors in ``frame``; returns counts."""
+    result = GenerateResult(mode="full" if full else "incremental", evaluated=len(frame))
+    for woken in repository.expired_snoozes(db, now=now):
+        woken.state = "acknowledged" if woken.acknowledged_at else "open"
+        woken.snoozed_until = None
+        db.add(AlertEvent(alert_id=woken.id, action="snooze_expired", actor=SYSTEM, at=now))
+        result.snooze_expired += 1
+    active = [r for r in rules if r.enabled]
+    by_key = {r.key: r for r in rules}
+    evals = {r.key: evaluate_rule(r, frame) for r in active}
+    inhibited = inhibit(active, evals) if inhibition else {}
+    ids = None if full else list(frame.index)
+    existing = {a.fingerprint: a for a in repository.unresolved_alerts(db, tutor_ids=ids)}
+    longest = max((r.cooldown_hours for r in active), default=0)
+    resolved_at = repository.last_resolved(db, since=now - timedelta(hours=longest))
+    evaluated = set(frame.index)
+    critical_alert: dict[tuple[int, str], Alert] = {}
+    created: list[Alert] = []
+    suppressed: list[tuple[Alert, Alert]] = []
+
+    for rule in sorted(active, key=lambda r: -r.severity_rank):
+        ev = evals[rule.key]
+        blocked = inhibited.get(rule.key)
+        firing = ev.fires[ev.fires]
+        result.by_rule[rule.key] = len(firing)
+        columns = [c for c in rule_fields(rule) if c in frame.columns]
+        records = frame.loc[firing.index, columns].to_dict("index")
+        for tutor_id in firing.index:
+            fp = fingerprint(rule.key, int(tutor_id))
+            alert = existing.get(fp)
+            if blocked is not None and bool(blocked.get(tutor_id, False)):
+                source = critical_alert.get((int(tutor_id), rule.category))
+                if alert is not None and source is not None:
+                    suppressed.append((alert, source))
+                result.skipped += 1
+                continue
+            try:
+                values: dict[str, Any] = {str(k): v for k, v in records[tutor_id].items()}
+                values["threshold"] = rule.threshold
+                value = _plain(values.get(rule.metric))
+                message = render_message(rule.message, values)
+                score = priority(rule, value)
+                evidence = _evidence(rule, values)
+            except (ValueError, TypeError, KeyError):
+                result.errors += 1
+                continue
+            if alert is not None:
+                alert.last_seen_at = now
+                alert.metric_value = value
+                alert.message = message
+                alert.priority = score
+                alert.evidence = evidence
+                alert.condition_cleared_at = None
+                alert.suppressed_by_id = None
+                result.updated += 1
+            else:
+                last = resolved_at.get(fp)
+                if last is not None and now < last + timedelta(hours=rule.cooldown_hours):
+                    result.skipped += 1
+                    continue
+                alert = Alert(
+                    rule_key=rule.key,
+                    tutor_id=int(tutor_id),
+                    fingerprint=fp,
+                    severity=rule.severity,
+                    severity_rank=rule.severity_rank,
+                    category=rule.category,
+                    priority=score,
+                    state="open",
+                    title=rule.title,
+                    message=message,
+                    metric=rule.metric,
+                    metric_value=value,
+                    threshold=rule.threshold,
+                    evidence=evidence,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+                created.append(alert)
+                existing[fp] = alert
+                result.generated += 1
+            if rule.severity == "critical":
+                critical_alert[(int(tutor_id), rule.category)] = alert
+
+    # One flush for all new alerts (ids for their history and for suppression links).
+    db.add_all(created)
+    db.flush()
+    db.add_all([AlertEvent(alert_id=a.id, action="created", actor=SYSTEM, at=now) for a in created])
+    for target, source in suppressed:
+        target.suppressed_by_id = source.id
+
+    # A full pass evaluates every active tutor: the alerts of tutors who are no longer
+    # active (paused, churned) are resolved, their condition can no longer be judged.
+    gone: set[int] = set()
+    if full:
+        outside = {a.tutor_id for a in existing.values() if a.tutor_id not in evaluated}
+        gone = repository.inactive_tutor_ids(db, outside)
+    for open_alert in existing.values():
+        if open_alert.tutor_id in gone:
+            _resolve(db, open_alert, now, "resolved by system: the tutor is no longer active")
+            result.resolved += 1
+
+    # Hysteresis: an alert whose condition has stayed clear long enough resolves itself.
+    for open_alert in existing.values():
+        rrule = by_key.get(open_alert.rule_key)
+        if rrule is None or not rrule.enabled or open_alert.tutor_id not in evaluated:
+            continue
+        if open_alert.last_seen_at == now:
+            continue
+        if not bool(evals[rrule.key].clear.get(open_alert.tutor_id, False)):
+            open_alert.condition_cleared_at = None
+            continue
+        if open_alert.condition_cleared_at is None:
+            open_alert.condition_cleared_at = now
+        if now >= open_alert.condition_cleared_at + timedelta(hours=rrule.resolve_after_hours):
+            note = f"resolved by system: condition clear for {rrule.resolve_after_hours} h"
+            _resolve(db, open_alert, now, note)
+            result.resolved += 1
+    db.flush()
+    return result

@@ -1,0 +1,314 @@
+"""Every query of the alerts domain (reads other domains' tables, writes only alert tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from tutorpulse.alerts.models import Alert, AlertEvent, AlertRule
+from tutorpulse.core.models import JobRun, User
+from tutorpulse.engagement.models import TutorDaily, TutorHealth
+from tutorpulse.risk.models import SessionRisk
+from tutorpulse.sessions.models import TutorSession
+from tutorpulse.tutors.models import Tutor
+
+HEALTH_COLUMNS = [c for c in TutorHealth.__table__.columns if c.name not in ("risk_drivers",)]
+CHUNK = 5000
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), CHUNK):
+        yield list(ids[i : i + CHUNK])
+
+
+def _rows(db: Session, query: Any) -> pd.DataFrame:
+    # Core execution on the session's connection: no ORM row processing for bulk reads.
+    result = db.connection().execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _frame(db: Session, query: Any, ids: Sequence[int] | None, column: Any) -> pd.DataFrame:
+    if ids is None:
+        return _rows(db, query)
+    frames = [_rows(db, query.where(column.in_(part))) for part in _chunks(ids)]
+    if not frames:
+        return _rows(db, query.where(column.in_([-1])))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_health(db: Session, *, tutor_ids: Sequence[int] | None) -> pd.DataFrame:
+    """Health rows of active tutors (one per tutor), with ``tutor`` = the external id."""
+    query = (
+        select(Tutor.external_id.label("tutor"), *HEALTH_COLUMNS)
+        .join(Tutor, Tutor.id == TutorHealth.tutor_id)
+        .where(Tutor.status == "active")
+    )
+    return _frame(db, query, tutor_ids, TutorHealth.tutor_id)
+
+
+def last_session_days(db: Session, *, tutor_ids: Sequence[int] | None) -> pd.DataFrame:
+    """``tutor_id, last_session_on``: the last local day with a completed session."""
+    query = (
+        select(TutorDaily.tutor_id, func.max(TutorDaily.day).label("last_session_on"))
+        .where(TutorDaily.sessions_completed > 0)
+        .group_by(TutorDaily.tutor_id)
+    )
+    return _frame(db, query, tutor_ids, TutorDaily.tutor_id)
+
+
+def login_days(db: Session, *, since: date, tutor_ids: Sequence[int] | None) -> pd.DataFrame:
+    """``tutor_id, day, logins`` for days with a login on or after ``since``."""
+    query = select(TutorDaily.tutor_id, TutorDaily.day, TutorDaily.logins).where(
+        TutorDaily.logins > 0, TutorDaily.day >= since
+    )
+    return _frame(db, query, tutor_ids, TutorDaily.tutor_id)
+
+
+def engagement_scores(
+    db: Session, *, since: datetime, until: datetime, tutor_ids: Sequence[int]
+) -> pd.DataFrame:
+    """``tutor_id, scheduled_start, engagement_score`` of completed, scored sessions."""
+    query = select(
+        TutorSession.tutor_id, TutorSession.scheduled_start, TutorSession.engagement_score
+    ).where(
+        TutorSession.status == "completed",
+        TutorSession.engagement_score.is_not(None),
+        TutorSession.scheduled_start >= since,
+        TutorSession.scheduled_start < until,
+    )
+    return _frame(db, query, tutor_ids, TutorSession.tutor_id)
+
+
+def upcoming_first_sessions(db: Session, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """``tutor_id, upcoming_first_sessions, next_first_session_at`` in [start, end)."""
+    query = (
+        select(
+            TutorSession.tutor_id,
+            func.count().label("upcoming_first_sessions"),
+            func.min(TutorSession.scheduled_start).label("next_first_session_at"),
+        )
+        .where(
+            TutorSession.status == "scheduled",
+            TutorSession.is_first_session.is_(True),
+            TutorSession.scheduled_start >= start,
+            TutorSession.scheduled_start < end,
+        )
+        .group_by(TutorSession.tutor_id)
+    )
+    return _frame(db, query, None, TutorSession.tutor_id)
+
+
+def upcoming_noshow(
+    db: Session, *, start: datetime, end: datetime, at_least: float
+) -> pd.DataFrame:
+    """``tutor_id, noshow_probability_max, noshow_sessions`` (≥ ``at_least``) in [start, end)."""
+    risky = func.sum(case((SessionRisk.no_show_probability >= at_least, 1), else_=0))
+    query = (
+        select(
+            TutorSession.tutor_id,
+            func.max(SessionRisk.no_show_probability).label("noshow_probability_max"),
+            risky.label("noshow_sessions"),
+        )
+        .join(SessionRisk, SessionRisk.session_id == TutorSession.id)
+        .where(
+            TutorSession.status == "scheduled",
+            TutorSession.scheduled_start >= start,
+            TutorSession.scheduled_start < end,
+        )
+        .group_by(TutorSession.tutor_id)
+    )
+    return _frame(db, query, None, TutorSession.tutor_id)
+
+
+def changed_tutor_ids(db: Session, *, since: datetime) -> set[int]:
+    """Tutors whose health or session risk changed after ``since``, or with a cleared alert."""
+    ids = set(db.scalars(select(TutorHealth.tutor_id).where(TutorHealth.computed_at > since)))
+    ids.update(
+        db.scalars(
+            select(TutorSession.tutor_id)
+            .join(SessionRisk, SessionRisk.session_id == TutorSession.id)
+            .where(SessionRisk.scored_at > since)
+        )
+    )
+    ids.update(
+        db.scalars(
+            select(Alert.tutor_id).where(
+                Alert.state != "resolved", Alert.condition_cleared_at.is_not(None)
+            )
+        )
+    )
+    return ids
+
+
+def inactive_tutor_ids(db: Session, ids: Iterable[int]) -> set[int]:
+    """Those of ``ids`` whose tutor is not active (paused, churned or deleted)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    active: set[int] = set()
+    for part in _chunks(wanted):
+        active.update(
+            db.scalars(select(Tutor.id).where(Tutor.id.in_(part), Tutor.status == "active"))
+        )
+    return set(wanted) - active
+
+
+def last_generate_runs(db: Session, *, job_name: str) -> list[JobRun]:
+    """Recent succeeded runs of the generate job, newest first."""
+    return list(
+        db.scalars(
+            select(JobRun)
+            .where(JobRun.job_name == job_name, JobRun.status == "succeeded")
+            .order_by(JobRun.started_at.desc())
+            .limit(50)
+        )
+    )
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+def unresolved_alerts(db: Session, *, tutor_ids: Sequence[int] | None) -> list[Alert]:
+    query = select(Alert).where(Alert.state != "resolved")
+    if tutor_ids is None:
+        return list(db.scalars(query))
+    out: list[Alert] = []
+    for part in _chunks(tutor_ids):
+        out.extend(db.scalars(query.where(Alert.tutor_id.in_(part))))
+    return out
+
+
+def last_resolved(db: Session, *, since: datetime) -> dict[str, datetime]:
+    """Newest ``resolved_at`` per fingerprint among alerts resolved after ``since``."""
+    rows = db.execute(
+        select(Alert.fingerprint, func.max(Alert.resolved_at))
+        .where(Alert.state == "resolved", Alert.resolved_at >= since)
+        .group_by(Alert.fingerprint)
+    ).all()
+    return {fp: at for fp, at in rows if at is not None}
+
+
+def expired_snoozes(db: Session, *, now: datetime) -> list[Alert]:
+    return list(
+        db.scalars(select(Alert).where(Alert.state == "snoozed", Alert.snoozed_until <= now))
+    )
+
+
+def unresolved_fingerprint(db: Session, fingerprint: str) -> bool:
+    query = select(Alert.id).where(Alert.fingerprint == fingerprint, Alert.state != "resolved")
+    return db.scalar(query.limit(1)) is not None
+
+
+def get_alert(db: Session, alert_id: int) -> Alert | None:
+    return db.get(Alert, alert_id)
+
+
+def alert_events(db: Session, alert_id: int) -> list[AlertEvent]:
+    return list(
+        db.scalars(
+            select(AlertEvent)
+            .where(AlertEvent.alert_id == alert_id)
+            .order_by(AlertEvent.at, AlertEvent.id)
+        )
+    )
+
+
+def rule_rows(db: Session) -> list[AlertRule]:
+    return list(db.scalars(select(AlertRule).order_by(AlertRule.key)))
+
+
+def get_user(db: Session, user_id: int) -> User | None:
+    return db.get(User, user_id)
+
+
+def user_names(db: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = db.execute(select(User.id, User.name, User.email).where(User.id.in_(wanted))).all()
+    return {uid: (name or email) for uid, name, email in rows}
+
+
+def tutor_by_external_id(db: Session, external_id: str) -> Tutor | None:
+    return db.scalar(select(Tutor).where(Tutor.external_id == external_id))
+
+
+def tutors_by_id(db: Session, ids: Iterable[int]) -> dict[int, Tutor]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {t.id: t for t in db.scalars(select(Tutor).where(Tutor.id.in_(wanted)))}
+
+
+def window_start(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=days)
+
+
+def assignable_users(db: Session) -> list[User]:
+    return list(
+        db.scalars(
+            select(User)
+            .where(User.is_active.is_(True), User.role.in_(("admin", "coach")))
+            .order_by(User.name, User.email)
+        )
+    )
+
+
+def open_severity_counts(db: Session) -> dict[str, int]:
+    rows = db.execute(
+        select(Alert.severity, func.count())
+        .where(Alert.state != "resolved", Alert.suppressed_by_id.is_(None))
+        .group_by(Alert.severity)
+    ).all()
+    return {str(k): int(v) for k, v in rows}
+
+
+# --- backtest inputs ------------------------------------------------------------------------
+
+
+def all_daily(db: Session, columns: Sequence[str]) -> pd.DataFrame:
+    query = select(*(TutorDaily.__table__.c[c] for c in columns))
+    result = db.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(columns))
+
+
+def all_tutors(db: Session) -> pd.DataFrame:
+    result = db.execute(
+        select(Tutor.id, Tutor.timezone, Tutor.joined_on, Tutor.status, Tutor.churned_at)
+    )
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def scored_sessions(db: Session, *, since: datetime, until: datetime) -> pd.DataFrame:
+    query = select(
+        TutorSession.tutor_id, TutorSession.scheduled_start, TutorSession.engagement_score
+    ).where(
+        TutorSession.status == "completed",
+        TutorSession.engagement_score.is_not(None),
+        TutorSession.scheduled_start >= since,
+        TutorSession.scheduled_start < until,
+    )
+    result = db.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def first_sessions(db: Session, *, since: datetime, until: datetime) -> pd.DataFrame:
+    """First-pairing sessions by start time (any outcome: they were booked beforehand)."""
+    query = select(TutorSession.tutor_id, TutorSession.scheduled_start).where(
+        TutorSession.is_first_session.is_(True),
+        TutorSession.scheduled_start >= since,
+        TutorSession.scheduled_start < until,
+    )
+    result = db.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def coach_count(db: Session) -> int:
+    return int(
+        db.scalar(select(func.count()).where(User.role == "coach", User.is_active.is_(True))) or 0
+    )
