@@ -20,11 +20,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tutorpulse.core import jobs_lock
 from tutorpulse.core.clock import Clock
+from tutorpulse.core.jobs import JobContext, get_job, load_job_modules
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement.refresh import run_refresh
 
 log = logging.getLogger("tutorpulse.engagement")
 JOB_NAME = "engagement.refresh"
+# Jobs that evaluate fresh health; run right after a refresh so an event raises its
+# alert within seconds, not at the next scheduled minute.
+FOLLOW_UP_JOBS = ("alerts.generate",)
 
 
 class Refresher:
@@ -86,6 +90,7 @@ class Refresher:
         if not attempt.acquired:
             self._wake.set()  # someone else is refreshing; look again after the delay
             return
+        result = None
         try:
             result = run_refresh(
                 self._session_factory, settings=self._settings, now_fn=self._clock.now
@@ -95,3 +100,34 @@ class Refresher:
                 self._wake.set()  # out of time budget: carry on after the delay
         finally:
             jobs_lock.release(self._session_factory, job_name=JOB_NAME, holder=self._holder)
+        if result is not None and result.tutors_rolled_up:
+            self._follow_up()
+
+    def _follow_up(self) -> None:
+        """Run the jobs that read fresh health (alerts) for the tutors just refreshed.
+
+        Under each job's own lock, without a JobRun row (this happens every few
+        seconds under load); the scheduled runs stay recorded as usual.
+        """
+        load_job_modules()
+        for name in FOLLOW_UP_JOBS:
+            spec = get_job(name)
+            if spec is None:
+                continue
+            attempt = jobs_lock.try_acquire(
+                self._session_factory,
+                job_name=name,
+                holder=self._holder,
+                now=self._clock.now(),
+                ttl_seconds=spec.lock_ttl_seconds,
+            )
+            if not attempt.acquired:
+                continue  # the scheduled run is on it
+            try:
+                spec.func(
+                    JobContext(self._session_factory, self._settings, self._clock, 0, "refresher")
+                )
+            except Exception:
+                log.exception("follow-up job %s after the engagement refresh failed", name)
+            finally:
+                jobs_lock.release(self._session_factory, job_name=name, holder=self._holder)
