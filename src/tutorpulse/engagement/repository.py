@@ -157,7 +157,25 @@ def replace_daily(db: Session, daily: pd.DataFrame, from_days: dict[int, date | 
             partial,
         )
     if not daily.empty:
-        conn.execute(insert(TutorDaily), _records(daily))
+        _insert_frame(conn, "tutor_daily", daily)
+
+
+def _insert_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
+    """Bulk insert a frame of plain numbers and dates (no NULLs) with the driver's
+    executemany: the rollups write tens of thousands of rows per batch, and building
+    SQLAlchemy parameters row by row cost more than the database did."""
+    columns = list(frame.columns)
+    sqlite_mode = _is_sqlite(conn)
+    values: list[list[Any]] = []
+    for column in columns:
+        series = frame[column]
+        if series.dtype == object:  # dates
+            values.append([d.isoformat() for d in series] if sqlite_mode else series.tolist())
+        else:
+            values.append(series.tolist())
+    mark = "?" if sqlite_mode else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -84,7 +84,10 @@ _SCORES = (
 
 def _convert(stamps: pd.Series, zones: pd.Series) -> list[tuple[np.ndarray, pd.Series]]:
     """Per distinct zone: the row positions and their stamps converted to that zone."""
-    utc = pd.Series(pd.to_datetime(stamps.to_numpy(), utc=True))
+    # Naive UTC datetime64 first: iterating tz-aware values element by element is slow.
+    aware = pd.to_datetime(stamps, utc=True)
+    naive = aware.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    utc = pd.Series(naive).dt.tz_localize("UTC")
     codes, uniques = pd.factorize(zones.astype(str).to_numpy())
     parts = []
     for code, zone in enumerate(uniques):
@@ -105,7 +108,9 @@ def local_dates(stamps: pd.Series, zones: pd.Series) -> pd.Series:
     """
     values = np.empty(len(stamps), dtype=object)
     for positions, converted in _convert(stamps, zones):
-        values[positions] = converted.dt.date.to_numpy()
+        # Wall-clock time → whole days in numpy, then datetime.date objects in one C loop.
+        local = converted.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+        values[positions] = local.astype(object)
     return pd.Series(values, index=stamps.index, dtype=object)
 
 
