@@ -173,3 +173,11 @@ def test_lifecycle_buckets() -> None:
         "active_tutors": 1, "new_tutors": 0, "returning_tutors": 1,
         "resurrecting_tutors": 0, "dormant_tutors": 2,
     }  # fmt: skip
+
+
+def test_default_event_types_are_the_data_contracts() -> None:
+    # core.settings cannot import the tutors domain, so it keeps its own copy.
+    from tutorpulse.core.settings import DEFAULT_EVENT_TYPES
+    from tutorpulse.tutors.contract import EVENT_TYPES
+
+    assert tuple(DEFAULT_EVENT_TYPES) == tuple(EVENT_TYPES)
