@@ -157,7 +157,8 @@ def test_two_workers_send_500_messages_exactly_once(
     # the second one's first claim can find nothing claimable and it stops (noted as an
     # open issue); exactly-once delivery, asserted above, holds either way.
     senders = {name for _, _, name in server.sink.envelopes}
-    assert senders and senders <= {f"worker-{w.pid}" for w in workers}, reports
+    assert senders, reports
+    assert senders <= {f"worker-{w.pid}" for w in workers}, reports
 
 
 @pytest.mark.slow
