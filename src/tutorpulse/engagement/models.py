@@ -29,6 +29,8 @@ class EngagementEvent(Base):
     __table_args__ = (
         Index("ix_engagement_event_tutor_occurred", "tutor_id", "occurred_at"),
         Index("ix_engagement_event_type_occurred", "event_type", "occurred_at"),
+        # The platform-wide event page (metrics?includeEvents) reads newest first.
+        Index("ix_engagement_event_occurred", "occurred_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
