@@ -7,6 +7,7 @@ the unit of work commits it.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
@@ -199,7 +200,7 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
 
 
-def with_retry(attempt: Callable[[], T], *, tries: int = 3) -> T:
+def with_retry(attempt: Callable[[], T], *, tries: int = 5) -> T:
     """Run ``attempt`` (one whole unit of work) again when the database aborted it
     for a deadlock or a serialization failure; other errors propagate at once."""
     for remaining in range(tries - 1, -1, -1):
@@ -209,5 +210,5 @@ def with_retry(attempt: Callable[[], T], *, tries: int = 3) -> T:
             code = getattr(exc.orig, "sqlstate", None)
             if remaining == 0 or code not in RETRYABLE_SQLSTATES:
                 raise
-            time.sleep(0.01 * (tries - remaining))
+            time.sleep(random.uniform(0.005, 0.02) * (tries - remaining))  # jittered backoff
     raise AssertionError("unreachable")  # pragma: no cover

@@ -229,8 +229,12 @@ def _write_batch(
 ) -> None:
     with unit_of_work(session_factory, write=True) as db:
         write_tutors(db, update, now=now)
-        repo.clear_dirty(db, claimed)
         _note_platform_from(db, min(d for _, d, _ in claimed), now)
+    # Clearing the marks in a transaction of its own keeps row locks on tutor_dirty
+    # short (concurrent ingestion upserts the same rows). If this one fails, the marks
+    # stay and the tutors are simply recomputed again: harmless.
+    with unit_of_work(session_factory, write=True) as db:
+        repo.clear_dirty(db, claimed)
 
 
 def _platform_state(dirty_from: str | None, now: datetime) -> dict[str, Any]:
