@@ -289,9 +289,11 @@ def mark_dirty(db: Session, marks: Iterable[tuple[int, date]], now: datetime) ->
 def mark_dirty_conn(conn: Connection, marks: Iterable[tuple[int, date]], now: datetime) -> None:
     sqlite_mode = _is_sqlite(conn)
     stamp: Any = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite_mode else now
+    # In tutor order: concurrent transactions then lock these rows in the same order and
+    # cannot deadlock on each other.
     rows = [
         {"tutor_id": int(t), "from_day": d.isoformat() if sqlite_mode else d, "marked_at": stamp}
-        for t, d in marks
+        for t, d in sorted(marks)
     ]
     for start in range(0, len(rows), 5000):
         conn.execute(text(_MARK_SQL), rows[start : start + 5000])
