@@ -144,7 +144,7 @@ def start_server(
     if app_dir is not None:
         cmd += ["--app-dir", str(app_dir)]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
-    deadline = time.time() + 60
+    deadline = time.time() + 240  # the app imports the whole analytics stack
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):

@@ -200,15 +200,23 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
 
 
-def with_retry(attempt: Callable[[], T], *, tries: int = 5) -> T:
+UNIQUE_VIOLATION = "23505"
+
+
+def with_retry(
+    attempt: Callable[[], T], *, tries: int = 5, also: frozenset[str] = frozenset()
+) -> T:
     """Run ``attempt`` (one whole unit of work) again when the database aborted it
-    for a deadlock or a serialization failure; other errors propagate at once."""
+    for a deadlock or a serialization failure (or an SQLSTATE in ``also``, e.g. a
+    unique violation that a re-run resolves by reading the winner's row); other
+    errors propagate at once."""
+    retryable = RETRYABLE_SQLSTATES | also
     for remaining in range(tries - 1, -1, -1):
         try:
             return attempt()
         except DBAPIError as exc:
             code = getattr(exc.orig, "sqlstate", None)
-            if remaining == 0 or code not in RETRYABLE_SQLSTATES:
+            if remaining == 0 or code not in retryable:
                 raise
             time.sleep(random.uniform(0.005, 0.02) * (tries - remaining))  # jittered backoff
     raise AssertionError("unreachable")  # pragma: no cover

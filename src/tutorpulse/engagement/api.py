@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -10,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from tutorpulse.core.audit import Actor
-from tutorpulse.core.db import with_retry
+from tutorpulse.core.db import UNIQUE_VIOLATION, with_retry
 from tutorpulse.core.errors import Invalid, PayloadTooLarge
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import metrics, service
@@ -23,9 +25,14 @@ from tutorpulse.engagement.schemas import (
     TrackResponse,
 )
 from tutorpulse.web.auth import require_api, require_api_fast
-from tutorpulse.web.deps import ClockDep, DbSession, open_unit_of_work
+from tutorpulse.web.deps import ClockDep, DbSession, app_unit_of_work, open_unit_of_work
+from tutorpulse.web.group_commit import GroupCommitter
 
 router = APIRouter(prefix="/api/engagement", tags=["engagement"])
+
+# Two processes storing the same new eventId at once: the loser's unique violation
+# is retried, and the re-run answers it as a replay of the winner's event.
+_KEY_RACE = frozenset({UNIQUE_VIOLATION})
 
 # Ingestion is the hot path: async auth (a cached key never leaves the event loop) and
 # one thread-pool hop for the endpoint, which opens and commits its own write transaction.
@@ -95,8 +102,8 @@ def _event_json(event: service.TrackedEvent) -> dict[str, Any]:
     }
 
 
-def _poke(request: Request) -> None:
-    refresher = getattr(request.app.state, "refresher", None)
+def _poke(app: Any) -> None:
+    refresher = getattr(app.state, "refresher", None)
     if refresher is not None:
         refresher.poke()
 
@@ -113,7 +120,7 @@ def _poke(request: Request) -> None:
     },
     responses={400: {}, 404: {}, 409: {}, 413: {}},
 )
-def track(
+async def track(
     request: Request,
     _actor: Ingester,
     body: JsonBody,
@@ -121,24 +128,40 @@ def track(
         str | None, Header(alias="Idempotency-Key", max_length=service.MAX_KEY_LENGTH)
     ] = None,
 ) -> JSONResponse:
-    settings: Settings = request.app.state.settings
     item = _event_input(body)
+    if idempotency_key is not None and item.event_id is None:
+        item = replace(item, event_id=idempotency_key)
+    # Group commit: requests arriving together share one write transaction.
+    outcome = await _committer(request.app).submit(item)
+    if outcome.event is None:
+        raise service.outcome_error(outcome)
+    headers = {"Idempotent-Replayed": "true"} if outcome.event.replayed else None
+    return _respond({"success": True, "event": _event_json(outcome.event)}, headers=headers)
 
-    def attempt() -> service.TrackedEvent:
-        with open_unit_of_work(request, write=True) as db:
-            return service.record_event(
-                db,
-                item=item,
-                idempotency_key=idempotency_key,
-                now=request.app.state.clock.now(),
-                settings=settings,
-            )
 
-    event = with_retry(attempt)
-    if not event.replayed:
-        _poke(request)
-    headers = {"Idempotent-Replayed": "true"} if event.replayed else None
-    return _respond({"success": True, "event": _event_json(event)}, headers=headers)
+def _committer(app: Any) -> GroupCommitter[service.EventInput, service.ItemOutcome]:
+    """The app's group committer for single events (made on first use)."""
+    committer: GroupCommitter[service.EventInput, service.ItemOutcome] | None = getattr(
+        app.state, "event_committer", None
+    )
+    if committer is None:
+        settings: Settings = app.state.settings
+
+        def write(items: Sequence[service.EventInput]) -> list[service.ItemOutcome]:
+            def attempt() -> list[service.ItemOutcome]:
+                with app_unit_of_work(app, write=True) as db:
+                    return service.record_events(
+                        db, items=items, now=app.state.clock.now(), settings=settings
+                    )
+
+            outcomes = with_retry(attempt, also=_KEY_RACE)
+            if any(o.status == 201 for o in outcomes):
+                _poke(app)
+            return outcomes
+
+        committer = GroupCommitter(write, max_batch=settings.ingest_max_batch)
+        app.state.event_committer = committer
+    return committer
 
 
 @router.post(
@@ -177,7 +200,7 @@ def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSONRespo
                 db, items=inputs, now=request.app.state.clock.now(), settings=settings
             )
 
-    outcomes = with_retry(attempt)
+    outcomes = with_retry(attempt, also=_KEY_RACE)
     results: list[dict[str, Any]] = []
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for outcome in outcomes:
@@ -198,7 +221,7 @@ def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSONRespo
             counts["rejected"] += 1
         results.append(entry)
     if counts["accepted"]:
-        _poke(request)
+        _poke(request.app)
     return _respond({"success": counts["rejected"] == 0, **counts, "results": results})
 
 

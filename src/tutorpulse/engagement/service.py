@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from tutorpulse.core.errors import Conflict, ErrorDetail, Invalid, NotFound
+from tutorpulse.core.errors import AppError, Conflict, ErrorDetail, Invalid, NotFound
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import metrics
 from tutorpulse.engagement import repository as repo
@@ -167,35 +167,18 @@ def record_event(
     Raises ``Invalid`` (400) naming the field, ``NotFound`` (404) for an unknown
     tutor and ``Conflict`` (409) when the key was used for a different event.
     """
-    valid = _validate(item, now=now, settings=settings, key=idempotency_key)
-    tutor_id = repo.tutor_id_for_external(db, valid.tutor_external)
-    if tutor_id is None:
-        if valid.key is not None:  # a replay is answered even if the tutor is gone since
-            stored = _existing(db, [valid.key]).get(valid.key)
-            if stored is not None:
-                return _replay(valid, stored)
-        raise NotFound(
-            f"Unknown tutor {valid.tutor_external!r}",
-            [ErrorDetail("tutorId", "no tutor with this id")],
-        )
-    values = {
-        "external_id": valid.key,
-        "tutor_id": tutor_id,
-        "event_type": valid.event_type,
-        "occurred_at": valid.occurred_at,
-        "data": valid.data,
-        "received_at": now,
-    }
-    # One statement whether or not the key was seen: a duplicate key inserts nothing
-    # and returns no id, and only then is the stored event read back.
-    new_id = repo.insert_event_if_new(db, values)
-    if new_id is None:
-        stored = _existing(db, [valid.key or ""]).get(valid.key or "")
-        if stored is None:  # pragma: no cover - the conflicting row cannot vanish mid-transaction
-            raise Conflict("eventId conflict could not be resolved; retry")
-        return _replay(valid, stored)
-    _after_insert(db, [(tutor_id, valid.event_type, valid.occurred_at)], now)
-    return TrackedEvent(new_id, valid.tutor_external, valid.event_type, valid.occurred_at)
+    if idempotency_key is not None and item.event_id is None:
+        item = replace(item, event_id=idempotency_key)
+    outcome = record_events(db, items=[item], now=now, settings=settings)[0]
+    if outcome.event is None:
+        raise outcome_error(outcome)
+    return outcome.event
+
+
+def outcome_error(outcome: ItemOutcome) -> AppError:
+    """The error a rejected item stands for (``Invalid``, ``NotFound`` or ``Conflict``)."""
+    kind = {400: Invalid, 404: NotFound, 409: Conflict}.get(outcome.status, AppError)
+    return kind(outcome.error or "rejected", list(outcome.details))
 
 
 def record_events(
@@ -288,8 +271,7 @@ def _after_insert(db: Session, stored: Iterable[tuple[int, str, datetime]], now:
         day = (occurred - timedelta(days=1)).date()
         if tutor_id not in earliest or day < earliest[tutor_id]:
             earliest[tutor_id] = day
-    for tutor_id, occurred in sorted(latest_login.items()):  # tutor order: no deadlocks
-        repo.raise_last_login(db, tutor_id=tutor_id, at=occurred, now=now)
+    repo.raise_last_logins(db, sorted(latest_login.items()), now)  # tutor order: no deadlocks
     repo.mark_dirty(db, earliest.items(), now)
 
 

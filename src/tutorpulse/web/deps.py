@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -44,11 +44,16 @@ def open_unit_of_work(request: Request, *, write: bool) -> AbstractContextManage
     Hot endpoints use it instead of ``DbSession`` to save thread-pool hops. Tests
     replace it (``app.state.unit_of_work_override``) to run on their own session.
     """
-    override = getattr(request.app.state, "unit_of_work_override", None)
+    return app_unit_of_work(request.app, write=write)
+
+
+def app_unit_of_work(app: Any, *, write: bool) -> AbstractContextManager[Session]:
+    """``open_unit_of_work`` for code that holds the app rather than a request."""
+    override = getattr(app.state, "unit_of_work_override", None)
     if override is not None:
         manager: AbstractContextManager[Session] = override(write=write)
         return manager
-    return unit_of_work(request.app.state.session_factory, write=write)
+    return unit_of_work(app.state.session_factory, write=write)
 
 
 def get_request_id(request: Request) -> str | None:

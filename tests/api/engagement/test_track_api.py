@@ -225,3 +225,59 @@ def test_unknown_tutor_in_db_never_gets_a_login(ingest: TestClient, db: Session)
         == 404
     )
     assert db.scalar(select(func.count()).select_from(Tutor)) == 0
+
+
+def test_concurrent_single_events_share_transactions_and_each_gets_its_own_answer(
+    app_factory: Callable[..., FastAPI],
+    settings: Settings,
+    api_key: Callable[..., str],
+    factory: Factory,
+    db: Session,
+) -> None:
+    """Group commit: 40 requests at once are written in fewer transactions than
+    requests, every accepted event is stored once, and a bad item fails alone."""
+    import asyncio
+
+    import httpx
+
+    for n in range(1, 5):
+        factory.tutor(f"T000{n}")
+    # The test's one database session cannot serve 40 key lookups at once: the key is
+    # cached by a first request, so only the event writes touch the database.
+    app = app_factory(settings.model_copy(update={"api_key_cache_seconds": 60}))
+    headers = {"Authorization": f"Bearer {api_key('ingest')}"}
+    warm = TestClient(app).post(
+        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=headers
+    )
+    assert warm.status_code == 200, warm.text
+    payloads = [
+        {"tutorId": f"T000{1 + i % 4}", "eventType": "login", "eventId": f"evt-{i}"}
+        for i in range(40)
+    ]
+    payloads[7] = {"tutorId": "T9999", "eventType": "login", "eventId": "evt-unknown"}
+    payloads[9] = {"tutorId": "T0001", "eventType": "teleported"}
+    payloads[11] = dict(payloads[10])  # the same eventId twice: one store, one replay
+
+    async def send_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return list(
+                await asyncio.gather(
+                    *[http.post("/api/engagement/track", json=p, headers=headers) for p in payloads]
+                )
+            )
+
+    responses = asyncio.run(send_all())
+    statuses = [r.status_code for r in responses]
+    assert statuses[7] == 404 and statuses[9] == 400
+    assert statuses.count(200) == 38
+    replayed = [r.headers.get("Idempotent-Replayed") == "true" for r in responses]
+    assert replayed.count(True) == 1 and (replayed[10] or replayed[11])
+    assert responses[10].json()["event"]["id"] == responses[11].json()["event"]["id"]
+    for payload, response in zip(payloads, responses, strict=True):
+        if response.status_code == 200:
+            assert response.json()["event"]["tutorId"] == payload["tutorId"]
+    assert _events(db) == 1 + 37
+    committer = app.state.event_committer
+    assert committer.items == 1 + 40
+    assert committer.batches < 1 + 40

@@ -1,0 +1,93 @@
+"""Group commit: concurrent submissions share writes; each caller gets its own result."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from tutorpulse.web.group_commit import GroupCommitter
+
+
+class Recorder:
+    """A write function that records its batches and can be held to let a queue build."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, items: Sequence[int]) -> list[int]:
+        self.gate.wait(5)
+        self.batches.append(list(items))
+        if any(item < 0 for item in items):
+            raise ValueError("negative item")
+        return [item * 10 for item in items]
+
+
+def test_an_idle_submission_is_written_alone_and_at_once() -> None:
+    write = Recorder()
+    committer = GroupCommitter(write, max_batch=100)
+    assert asyncio.run(committer.submit(7)) == 70
+    assert write.batches == [[7]]
+
+
+def test_submissions_arriving_during_a_write_share_the_next_batch() -> None:
+    write = Recorder()
+    committer = GroupCommitter(write, max_batch=100)
+
+    async def scenario() -> list[int]:
+        write.gate.clear()  # hold the first write so that the others queue behind it
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.ensure_future(committer.submit(i)) for i in range(2, 12)]
+        await asyncio.sleep(0.05)
+        write.gate.set()
+        return list(await asyncio.gather(first, *rest))
+
+    results = asyncio.run(scenario())
+    assert results == [i * 10 for i in range(1, 12)]  # each caller got its own result
+    assert write.batches == [[1], list(range(2, 12))]
+    assert (committer.batches, committer.items) == (2, 11)
+
+
+def test_batches_are_capped_at_max_batch() -> None:
+    write = Recorder()
+    committer = GroupCommitter(write, max_batch=4)
+
+    async def scenario() -> list[int]:
+        write.gate.clear()
+        tasks = [asyncio.ensure_future(committer.submit(i)) for i in range(10)]
+        await asyncio.sleep(0.05)
+        write.gate.set()
+        return list(await asyncio.gather(*tasks))
+
+    assert asyncio.run(scenario()) == [i * 10 for i in range(10)]
+    assert [len(b) for b in write.batches] == [4, 4, 2]
+
+
+def test_a_failed_write_fails_every_caller_of_that_batch_and_no_other() -> None:
+    write = Recorder()
+    committer = GroupCommitter(write, max_batch=100)
+
+    async def scenario() -> list[object]:
+        write.gate.clear()
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        doomed = [asyncio.ensure_future(committer.submit(i)) for i in (2, -3, 4)]
+        await asyncio.sleep(0.05)
+        write.gate.set()
+        return list(await asyncio.gather(first, *doomed, return_exceptions=True))
+
+    first, *doomed = asyncio.run(scenario())
+    assert first == 10
+    assert all(isinstance(r, ValueError) for r in doomed)
+    # The committer keeps working after a failed batch.
+    assert asyncio.run(committer.submit(5)) == 50
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        GroupCommitter(Recorder(), max_batch=0)
