@@ -274,9 +274,7 @@ def compute_platform_metrics(db: Session, *, days: int, now: datetime) -> dict[s
             for w in weeks
         ],
         "activation": activation(db, today=end),
-        "streaks": mrepo.streak_summary(db),
-        "streakDistribution": mrepo.distribution(db, column_name="current_login_streak"),
-        "daysSinceLoginDistribution": mrepo.distribution(db, column_name="days_since_last_login"),
+        **mrepo.health_summary(db),
     }
 
 

@@ -162,42 +162,60 @@ def _active_tutor_filter() -> Any:
     return Tutor.status != "churned"
 
 
-def distribution(db: Session, *, column_name: str) -> dict[str, int]:
-    """Counts of non-churned tutors per bucket of a health column."""
-    column = getattr(TutorHealth, column_name)
-    buckets = LOGIN_BUCKETS if column_name == "days_since_last_login" else STREAK_BUCKETS
-    label = _bucket_expr(column, buckets).label("bucket")
-    rows = db.execute(
-        select(label, func.count())
-        .select_from(TutorHealth)
-        .join(Tutor, Tutor.id == TutorHealth.tutor_id)
-        .where(_active_tutor_filter())
-        .group_by(label)
-    ).all()
-    counts = {str(k): int(v) for k, v in rows}
+def _ordered(
+    counts: dict[str, int], buckets: tuple[tuple[str, int, int | None], ...]
+) -> dict[str, int]:
     order = [b[0] for b in buckets] + ["never"]
     return {k: counts.get(k, 0) for k in order if k in counts or k != "never"}
 
 
-def streak_summary(db: Session) -> dict[str, Any]:
-    row = db.execute(
+def health_summary(db: Session) -> dict[str, Any]:
+    """Streak summary and the streak / days-since-login distributions of non-churned tutors.
+
+    One scan of the health table grouped by both buckets (at most 7 × 7 groups);
+    the figures are then summed from the groups.
+    """
+    streak = TutorHealth.current_login_streak
+    login_bucket = _bucket_expr(TutorHealth.days_since_last_login, LOGIN_BUCKETS).label("lb")
+    streak_bucket = _bucket_expr(streak, STREAK_BUCKETS).label("sb")
+    rows = db.execute(
         select(
+            login_bucket,
+            streak_bucket,
             func.count(),
-            func.avg(TutorHealth.current_login_streak),
-            func.max(TutorHealth.current_login_streak),
+            func.sum(streak),
+            func.count(streak),
+            func.max(streak),
             func.max(TutorHealth.longest_login_streak),
-            func.sum(cast(TutorHealth.current_login_streak >= 7, Integer)),
+            func.sum(cast(streak >= 7, Integer)),
         )
         .select_from(TutorHealth)
         .join(Tutor, Tutor.id == TutorHealth.tutor_id)
         .where(_active_tutor_filter())
-    ).one()
+        .group_by(login_bucket, streak_bucket)
+    ).all()
+    logins: dict[str, int] = {}
+    streaks: dict[str, int] = {}
+    tutors = streak_sum = streak_n = at_least_7 = max_current = max_longest = 0
+    for lb, sb, n, total, counted, top, longest, seven in rows:
+        logins[str(lb)] = logins.get(str(lb), 0) + int(n)
+        streaks[str(sb)] = streaks.get(str(sb), 0) + int(n)
+        tutors += int(n)
+        streak_sum += int(total or 0)
+        streak_n += int(counted or 0)
+        at_least_7 += int(seven or 0)
+        max_current = max(max_current, int(top or 0))
+        max_longest = max(max_longest, int(longest or 0))
     return {
-        "tutors": int(row[0] or 0),
-        "avgCurrent": None if row[1] is None else round(float(row[1]), 2),
-        "maxCurrent": int(row[2] or 0),
-        "maxLongest": int(row[3] or 0),
-        "atLeast7": int(row[4] or 0),
+        "streaks": {
+            "tutors": tutors,
+            "avgCurrent": round(streak_sum / streak_n, 2) if streak_n else None,
+            "maxCurrent": max_current,
+            "maxLongest": max_longest,
+            "atLeast7": at_least_7,
+        },
+        "streakDistribution": _ordered(streaks, STREAK_BUCKETS),
+        "daysSinceLoginDistribution": _ordered(logins, LOGIN_BUCKETS),
     }
 
 
