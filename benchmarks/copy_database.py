@@ -1,7 +1,7 @@
 """Copy a TutorPulse SQLite database into an empty PostgreSQL one (benchmark setup).
 
     python benchmarks/copy_database.py --from var/bench/bench.db \
-        --to postgresql://postgres@127.0.0.1:5432/tutorpulse_bench
+        --to postgresql://postgres@127.0.0.1:5432/tutorpulse_bench [--only t1,t2] [--skip t3]
 
 Loading the reference world into PostgreSQL through `tutorpulse import` and a full
 `engagement rebuild` takes as long again as on SQLite; for the benchmarks both
@@ -33,11 +33,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from", dest="source", required=True, help="SQLite file")
     parser.add_argument("--to", dest="target", required=True, help="PostgreSQL URL")
+    parser.add_argument("--only", default="", help="comma-separated tables (default: all)")
+    parser.add_argument("--skip", default="", help="comma-separated tables not to copy")
     args = parser.parse_args()
+    only = {t for t in args.only.split(",") if t}
+    skip = {t for t in args.skip.split(",") if t}
 
     engine = create_db_engine(args.target)
     migrate.upgrade(engine)
     existing = set(inspect(engine).get_table_names())
+    if only:
+        existing &= only
+    existing -= skip
     engine.dispose()
     url = make_url(args.target).set(drivername="postgresql")
     dsn = url.render_as_string(hide_password=False)

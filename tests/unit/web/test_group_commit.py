@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from tutorpulse.web.group_commit import GroupCommitter
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a fresh loop in its own thread.
+
+    The browser tests' session-wide Playwright keeps an event loop running on the main
+    thread, where asyncio.run() is refused.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class Recorder:
@@ -30,7 +44,7 @@ class Recorder:
 def test_an_idle_submission_is_written_alone_and_at_once() -> None:
     write = Recorder()
     committer = GroupCommitter(write, max_batch=100)
-    assert asyncio.run(committer.submit(7)) == 70
+    assert run(committer.submit(7)) == 70
     assert write.batches == [[7]]
 
 
@@ -47,7 +61,7 @@ def test_submissions_arriving_during_a_write_share_the_next_batch() -> None:
         write.gate.set()
         return list(await asyncio.gather(first, *rest))
 
-    results = asyncio.run(scenario())
+    results = run(scenario())
     assert results == [i * 10 for i in range(1, 12)]  # each caller got its own result
     assert write.batches == [[1], list(range(2, 12))]
     assert (committer.batches, committer.items) == (2, 11)
@@ -64,7 +78,7 @@ def test_batches_are_capped_at_max_batch() -> None:
         write.gate.set()
         return list(await asyncio.gather(*tasks))
 
-    assert asyncio.run(scenario()) == [i * 10 for i in range(10)]
+    assert run(scenario()) == [i * 10 for i in range(10)]
     assert [len(b) for b in write.batches] == [4, 4, 2]
 
 
@@ -81,11 +95,11 @@ def test_a_failed_write_fails_every_caller_of_that_batch_and_no_other() -> None:
         write.gate.set()
         return list(await asyncio.gather(first, *doomed, return_exceptions=True))
 
-    first, *doomed = asyncio.run(scenario())
+    first, *doomed = run(scenario())
     assert first == 10
     assert all(isinstance(r, ValueError) for r in doomed)
     # The committer keeps working after a failed batch.
-    assert asyncio.run(committer.submit(5)) == 50
+    assert run(committer.submit(5)) == 50
 
 
 def test_max_batch_must_be_positive() -> None:
