@@ -36,8 +36,8 @@ from tutorpulse.analytics.trends_metrics import MetricSpec
 from tutorpulse.core.db import UTCDateTime
 from tutorpulse.engagement.models import EngagementEvent, TutorHealth
 from tutorpulse.sessions.models import TutorSession
-from tutorpulse.tutors.contract import EVENT_TYPES
 from tutorpulse.tutors.models import Tutor
+from tutorpulse.tutors.vocabulary import EVENT_TYPES
 
 # --- data bounds and probes ------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.clock import utcnow
 from tutorpulse.core.db import Base, JSONType, UTCDateTime
-from tutorpulse.tutors.contract import EVENT_TYPES
+from tutorpulse.tutors.vocabulary import EVENT_TYPES
 
 __all__ = [
     "EVENT_TYPES",

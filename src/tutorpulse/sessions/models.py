@@ -9,8 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.db import Base, UTCDateTime
 from tutorpulse.core.models import TimestampMixin
-from tutorpulse.tutors.contract import INITIATOR as INITIATORS
-from tutorpulse.tutors.contract import SESSION_STATUSES
+from tutorpulse.tutors.vocabulary import INITIATOR as INITIATORS
+from tutorpulse.tutors.vocabulary import SESSION_STATUSES
 
 __all__ = ["INITIATORS", "SESSION_STATUSES", "TutorSession"]
 

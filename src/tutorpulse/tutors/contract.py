@@ -18,23 +18,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from tutorpulse.tutors.vocabulary import (
+    CERTIFICATION_LEVELS,
+    EVENT_TYPES,
+    GRADE_LEVELS,
+    INITIATOR,
+    SESSION_STATUSES,
+    TUTOR_STATUSES,
+)
+
 Kind = Literal["str", "int", "float", "bool", "date", "timestamp", "json"]
 
-SUBJECT_SEPARATOR = ";"
-EVENT_TYPES = (
-    "login",
-    "session_scheduled",
-    "session_completed",
-    "profile_updated",
-    "availability_updated",
-    "message_sent",
-    "training_completed",
-    "opportunity_viewed",
-    "email_opened",
-    "email_clicked",
-    "coaching_scheduled",
-    "coaching_attended",
-)
 FIRST_SESSION_EXCLUDED_STATUSES = ("cancelled", "rescheduled")
 
 
@@ -63,18 +57,6 @@ class TableSpec:
         return tuple(c.name for c in self.columns)
 
 
-INITIATOR = ("tutor", "student")
-TUTOR_STATUSES = ("active", "paused", "churned")
-CERTIFICATION_LEVELS = ("basic", "advanced", "expert")
-GRADE_LEVELS = ("elementary", "middle_school", "high_school", "college", "adult")
-SESSION_STATUSES = (
-    "scheduled",
-    "completed",
-    "tutor_no_show",
-    "student_no_show",
-    "cancelled",
-    "rescheduled",
-)
 TUTORS = TableSpec(
     "tutors",
     "tutor_id",

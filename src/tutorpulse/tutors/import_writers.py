@@ -19,8 +19,9 @@ from tutorpulse.core.db import Base
 from tutorpulse.engagement.models import EngagementEvent
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors import bulk
-from tutorpulse.tutors.contract import SUBJECT_SEPARATOR, derive_first_sessions
+from tutorpulse.tutors.contract import derive_first_sessions
 from tutorpulse.tutors.models import Student, Tutor
+from tutorpulse.tutors.vocabulary import SUBJECT_SEPARATOR
 
 
 class Progress(Protocol):

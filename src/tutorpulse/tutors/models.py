@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.db import Base, JSONType, UTCDateTime
 from tutorpulse.core.models import TimestampMixin
-from tutorpulse.tutors.contract import CERTIFICATION_LEVELS, GRADE_LEVELS, TUTOR_STATUSES
+from tutorpulse.tutors.vocabulary import CERTIFICATION_LEVELS, GRADE_LEVELS, TUTOR_STATUSES
 
 __all__ = ["CERTIFICATION_LEVELS", "GRADE_LEVELS", "TUTOR_STATUSES", "Student", "Tutor"]
 

@@ -8,7 +8,6 @@ The Cox model's CI must cover the planted ratio; in a world without planted effe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,20 +18,6 @@ from tests.integration.analytics import perf_world as pw
 from tutorpulse.analytics import service
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def planted(database_url: str, database_backend: str) -> Iterator[tuple[Any, Engine]]:
-    w, folder = pw.world(True)
-    for eng in pw.load(database_url, database_backend, folder, "fs_planted"):
-        yield w, eng
-
-
-@pytest.fixture(scope="module")
-def null(database_url: str, database_backend: str) -> Iterator[tuple[Any, Engine]]:
-    w, folder = pw.world(False)
-    for eng in pw.load(database_url, database_backend, folder, "fs_null"):
-        yield w, eng
 
 
 def _analyse(eng: Engine, database_url: str) -> dict[str, Any]:

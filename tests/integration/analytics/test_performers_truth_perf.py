@@ -10,7 +10,6 @@ which ``truth.json`` computes from the same tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -29,20 +28,6 @@ RELIABILITY_FACTORS = {
     "tutorCancelRate",
     "avgLateMinutes",
 }
-
-
-@pytest.fixture(scope="module")
-def planted(database_url: str, database_backend: str) -> Iterator[tuple[Any, Engine]]:
-    w, folder = pw.world(True)
-    for eng in pw.load(database_url, database_backend, folder, "perf_planted"):
-        yield w, eng
-
-
-@pytest.fixture(scope="module")
-def null(database_url: str, database_backend: str) -> Iterator[tuple[Any, Engine]]:
-    w, folder = pw.world(False)
-    for eng in pw.load(database_url, database_backend, folder, "perf_null"):
-        yield w, eng
 
 
 def _performers(eng: Engine, database_url: str) -> dict[str, Any]:

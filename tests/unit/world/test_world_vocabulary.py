@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutorpulse.tutors import contract
+from tutorpulse.tutors import vocabulary as contract
 from tutorpulse.world import config
 
 
