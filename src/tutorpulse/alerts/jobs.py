@@ -22,7 +22,7 @@ def generate_job(context: JobContext) -> dict[str, Any]:
     # Seeding default rules writes: do it in a write transaction of its own, so the
     # read phase below never has to upgrade to a writer (SQLite refuses that under load).
     with unit_of_work(context.session_factory, write=True) as db:
-        service.ensure_rules(db)
+        service.ensure_rules(db, now=now)
     # Read and evaluate outside the write transaction (SQLite: ingestion is not blocked).
     with unit_of_work(context.session_factory) as db:
         prepared = service.prepare_generate(db, now=now, settings=context.settings)

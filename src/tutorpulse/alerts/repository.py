@@ -103,16 +103,15 @@ def upcoming_first_sessions(db: Session, *, start: datetime, end: datetime) -> p
     return _frame(db, query, None, TutorSession.tutor_id)
 
 
-def upcoming_noshow(
-    db: Session, *, start: datetime, end: datetime, at_least: float
-) -> pd.DataFrame:
-    """``tutor_id, noshow_probability_max, noshow_sessions`` (≥ ``at_least``) in [start, end)."""
-    risky = func.sum(case((SessionRisk.no_show_probability >= at_least, 1), else_=0))
+def upcoming_noshow(db: Session, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """``tutor_id, noshow_high_sessions, noshow_probability_max`` of scored sessions in
+    [start, end): how many the risk module rated High, and the highest probability."""
+    high = func.sum(case((func.lower(SessionRisk.risk_level) == "high", 1), else_=0))
     query = (
         select(
             TutorSession.tutor_id,
+            high.label("noshow_high_sessions"),
             func.max(SessionRisk.no_show_probability).label("noshow_probability_max"),
-            risky.label("noshow_sessions"),
         )
         .join(SessionRisk, SessionRisk.session_id == TutorSession.id)
         .where(
