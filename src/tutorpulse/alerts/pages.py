@@ -12,8 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from tutorpulse.alerts import service
 from tutorpulse.alerts.rules import CATEGORIES
-from tutorpulse.core.audit import Actor
+from tutorpulse.core.audit import Actor, record_audit
 from tutorpulse.core.errors import Conflict, Invalid
+from tutorpulse.core.jobs import JobLocked, run_job
 from tutorpulse.web.auth import require_csrf, require_user
 from tutorpulse.web.deps import ClockDep, DbSession, RequestId
 from tutorpulse.web.templating import render
@@ -107,7 +108,54 @@ def rules_page(
     settings = request.app.state.settings
     counts = service.preview_rules(db, now=now, settings=settings) if preview else {}
     rules = [service.rule_read(r, counts.get(r.key)) for r in service.list_rules(db)]
-    return render(request, "alerts/rules.html", {"rules": rules, "as_of": now})
+    start, end = service.backtest_window(now, settings)
+    return render(
+        request,
+        "alerts/rules.html",
+        {
+            "rules": rules,
+            "as_of": now,
+            "backtest": service.last_backtest(db),
+            "backtest_window": (start, end),
+            "backtest_step": settings.alerts_backtest_step_days,
+        },
+    )
+
+
+@router.post("/alerts/rules/backtest")
+def rules_backtest(
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    actor: AdminUser,
+    request_id: RequestId,
+    _csrf: Csrf,
+) -> Response:
+    """Run the ``alerts.backtest`` job now (waits for it), then show its report."""
+    # Release the request's transaction first: the job commits in units of work of its
+    # own (on SQLite the authentication step may hold the write lock).
+    db.commit()
+    try:
+        run = run_job(
+            service.BACKTEST_JOB,
+            session_factory=request.app.state.session_factory,
+            settings=request.app.state.settings,
+            clock=clock,
+            trigger="page",
+        )
+        outcome: dict[str, Any] = {"runId": run.id, "status": run.status}
+    except JobLocked as exc:
+        outcome = {"runId": exc.run_id, "status": "locked", "holder": exc.holder}
+    record_audit(
+        db,
+        actor=actor,
+        action="job.run",
+        target_type="job",
+        target_id=service.BACKTEST_JOB,
+        details=outcome,
+        request_id=request_id,
+    )
+    return RedirectResponse("/alerts/rules#backtest", status_code=303)
 
 
 def _number(form: Any, name: str, cast: type) -> Any:

@@ -124,6 +124,16 @@ def upcoming_noshow(db: Session, *, start: datetime, end: datetime) -> pd.DataFr
     return _frame(db, query, None, TutorSession.tutor_id)
 
 
+def daily_rows(
+    db: Session, *, tutor_id: int, start: date, end: date, columns: Sequence[str]
+) -> pd.DataFrame:
+    """``day`` and ``columns`` of one tutor's ``tutor_daily`` rows in [start, end]."""
+    query = select(TutorDaily.day, *(TutorDaily.__table__.c[c] for c in columns)).where(
+        TutorDaily.tutor_id == tutor_id, TutorDaily.day >= start, TutorDaily.day <= end
+    )
+    return _rows(db, query)
+
+
 def changed_tutor_ids(db: Session, *, since: datetime) -> set[int]:
     """Tutors whose health or session risk changed after ``since``, or with a cleared alert."""
     ids = set(db.scalars(select(TutorHealth.tutor_id).where(TutorHealth.computed_at > since)))
@@ -167,6 +177,14 @@ def last_generate_runs(db: Session, *, job_name: str) -> list[JobRun]:
             .limit(50)
         )
     )
+
+
+def last_job_run(db: Session, *, job_name: str, status: str | None = None) -> JobRun | None:
+    """The newest run of ``job_name`` (with ``status`` when given)."""
+    query = select(JobRun).where(JobRun.job_name == job_name)
+    if status is not None:
+        query = query.where(JobRun.status == status)
+    return db.scalar(query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1))
 
 
 # --- alerts -------------------------------------------------------------------------------

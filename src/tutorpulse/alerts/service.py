@@ -24,11 +24,16 @@ from tutorpulse.alerts.schemas import RuleRead
 from tutorpulse.core.audit import Actor, record_audit
 from tutorpulse.core.clock import utcnow
 from tutorpulse.core.errors import Invalid, NotFound
+from tutorpulse.core.models import JobRun
 from tutorpulse.core.settings import Settings
 
 __all__ = [
     "ACTIONS",
+    "BACKTEST_JOB",
     "GENERATE_JOB",
+    "backtest",
+    "backtest_window",
+    "last_backtest",
     "generate",
     "get_alert_detail",
     "list_alerts",
@@ -41,6 +46,7 @@ __all__ = [
 ]
 
 GENERATE_JOB = "alerts.generate"
+BACKTEST_JOB = "alerts.backtest"
 # ``alert_rule.updated_by`` of a rule as shipped (seeded or refreshed, never edited).
 SHIPPED = "system"
 RULE_FIELDS = ("severity", "category", "base_priority", "cooldown_hours", "resolve_after_hours")
@@ -295,4 +301,33 @@ def backtest(
             "first_session_hours": settings.alerts_first_session_hours,
         },
         progress=progress,
+    )
+
+
+def backtest_window(now: datetime, settings: Settings) -> tuple[date, date]:
+    """The ``alerts.backtest`` job's days: ``ALERTS_BACKTEST_DAYS`` ending 60 days before
+    ``now``'s UTC date, so every evaluated day has its full 60-day churn outcome."""
+    from tutorpulse.alerts.backtest import HORIZON_DAYS
+
+    end = now.astimezone(UTC).date() - timedelta(days=HORIZON_DAYS)
+    return end - timedelta(days=settings.alerts_backtest_days - 1), end
+
+
+@dataclass
+class BacktestRun:
+    """The newest ``alerts.backtest`` run and the newest report (they differ while a run
+    is going or when the last one failed)."""
+
+    latest: JobRun | None
+    report: dict[str, Any] | None
+    report_at: datetime | None
+
+
+def last_backtest(db: Session) -> BacktestRun:
+    latest = repository.last_job_run(db, job_name=BACKTEST_JOB)
+    done = repository.last_job_run(db, job_name=BACKTEST_JOB, status="succeeded")
+    return BacktestRun(
+        latest=latest,
+        report=dict(done.counts or {}) if done else None,
+        report_at=done.started_at if done else None,
     )
