@@ -153,9 +153,7 @@ def get_alert_detail(db: Session, *, alert_id: int, now: datetime) -> AlertDetai
         AlertEventRead(action=e.action, actor=e.actor, at=e.at, note=e.note, data=e.data or {})
         for e in repository.alert_events(db, alert.id)
     ]
-    return AlertDetail(
-        **base.model_dump(), history=history, trend=evidence_trend(db, alert=alert)
-    )
+    return AlertDetail(**base.model_dump(), history=history, trend=evidence_trend(db, alert=alert))
 
 
 def _counts(db: Session, column: Any, since: datetime) -> dict[str, int]:
