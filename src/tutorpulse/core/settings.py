@@ -308,7 +308,7 @@ class Settings(BaseSettings):
         56, ge=1, le=730, validation_alias=_env("ALERTS_BACKTEST_DAYS")
     )
     alerts_backtest_step_days: int = Field(
-        14, ge=1, le=31, validation_alias=_env("ALERTS_BACKTEST_STEP_DAYS")
+        7, ge=1, le=31, validation_alias=_env("ALERTS_BACKTEST_STEP_DAYS")
     )
 
     @field_validator("database_url")
