@@ -16,7 +16,7 @@ from tutorpulse.alerts import service
 from tutorpulse.alerts.rules import CATEGORIES
 from tutorpulse.core.audit import Actor, record_audit
 from tutorpulse.core.errors import Conflict, Invalid
-from tutorpulse.core.jobs import JobLocked, run_job
+from tutorpulse.core.jobs import JobLocked, get_job_or_raise, load_job_modules, run_job
 from tutorpulse.web.auth import require_csrf, require_user
 from tutorpulse.web.deps import ClockDep, DbSession, RequestId
 from tutorpulse.web.templating import render
@@ -137,6 +137,8 @@ def rules_backtest(
     world) and go back to the rules page, which shows the run's state and last report."""
     session_factory = request.app.state.session_factory
     settings = request.app.state.settings
+    load_job_modules()  # the web process registers jobs on first use
+    get_job_or_raise(service.BACKTEST_JOB)
 
     def run() -> None:
         # A locked job is recorded as a "locked" run, which the page shows.
