@@ -262,3 +262,22 @@ def test_unedited_rules_follow_changed_shipped_defaults(
     # Nothing else was touched: every other rule is exactly as shipped.
     for key in set(shipped) - {"low_rating_trend"}:
         assert rules[key] == shipped[key]
+
+
+def test_evidence_trend_daily_mean_has_gaps_not_zeros(
+    db: Session, factory: Any, settings: Settings, now: datetime
+) -> None:
+    tutor = factory.tutor()
+    factory.health(tutor, local_day=TODAY, avg_rating_7d=3.0, sessions_7d=3)
+    daily(db, tutor.id, TODAY - timedelta(days=1), rating_sum=9, rating_count=3)
+    daily(db, tutor.id, TODAY - timedelta(days=2), logins=2)  # a day without ratings
+    run(db, settings, now)
+    [alert] = alerts(db, "low_rating_trend")
+    detail = service.get_alert_detail(db, alert_id=alert.id, now=now)
+    assert detail.trend is not None
+    assert detail.trend.label == "Average student rating per day"
+    values = {p.day: p.value for p in detail.trend.points}
+    assert len(values) == 30
+    assert values[TODAY - timedelta(days=1)] == 3.0
+    assert values[TODAY - timedelta(days=2)] is None
+    assert values[TODAY] is None
