@@ -68,10 +68,12 @@ def build_frame(
         frame["upcoming_first_sessions"], errors="coerce"
     ).fillna(0)
 
-    noshow_rule = next((r for r in rules if r.metric == "noshow_probability_max"), None)
-    at_least = noshow_rule.threshold if noshow_rule else 0.5
     noshow = repository.upcoming_noshow(
-        db, start=now, end=now + timedelta(hours=params.noshow_hours), at_least=at_least
+        db, start=now, end=now + timedelta(hours=params.noshow_hours)
     ).set_index("tutor_id")
     frame = frame.join(noshow)
+    # No scored session ahead is a count of zero, not a missing value.
+    frame["noshow_high_sessions"] = pd.to_numeric(
+        frame["noshow_high_sessions"], errors="coerce"
+    ).fillna(0)
     return frame

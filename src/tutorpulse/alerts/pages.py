@@ -3,6 +3,8 @@ page (/alerts/rules, admins). Forms post with the CSRF token and redirect back (
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -12,8 +14,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from tutorpulse.alerts import service
 from tutorpulse.alerts.rules import CATEGORIES
-from tutorpulse.core.audit import Actor
+from tutorpulse.core.audit import Actor, record_audit
 from tutorpulse.core.errors import Conflict, Invalid
+from tutorpulse.core.jobs import JobLocked, get_job_or_raise, load_job_modules, run_job
 from tutorpulse.web.auth import require_csrf, require_user
 from tutorpulse.web.deps import ClockDep, DbSession, RequestId
 from tutorpulse.web.templating import render
@@ -107,7 +110,55 @@ def rules_page(
     settings = request.app.state.settings
     counts = service.preview_rules(db, now=now, settings=settings) if preview else {}
     rules = [service.rule_read(r, counts.get(r.key)) for r in service.list_rules(db)]
-    return render(request, "alerts/rules.html", {"rules": rules, "as_of": now})
+    start, end = service.backtest_window(now, settings)
+    return render(
+        request,
+        "alerts/rules.html",
+        {
+            "rules": rules,
+            "as_of": now,
+            "backtest": service.last_backtest(db),
+            "backtest_window": (start, end),
+            "backtest_step": settings.alerts_backtest_step_days,
+        },
+    )
+
+
+@router.post("/alerts/rules/backtest")
+def rules_backtest(
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    actor: AdminUser,
+    request_id: RequestId,
+    _csrf: Csrf,
+) -> Response:
+    """Start the ``alerts.backtest`` job in the background (it can take minutes on a large
+    world) and go back to the rules page, which shows the run's state and last report."""
+    session_factory = request.app.state.session_factory
+    settings = request.app.state.settings
+    load_job_modules()  # the web process registers jobs on first use
+    get_job_or_raise(service.BACKTEST_JOB)
+
+    def run() -> None:
+        # A locked job is recorded as a "locked" run, which the page shows.
+        with contextlib.suppress(JobLocked):
+            run_job(service.BACKTEST_JOB, session_factory=session_factory, settings=settings,
+                    clock=clock, trigger="page")  # fmt: skip
+
+    record_audit(
+        db,
+        actor=actor,
+        action="job.run",
+        target_type="job",
+        target_id=service.BACKTEST_JOB,
+        details={"status": "started"},
+        request_id=request_id,
+    )
+    # Commit first: on SQLite the job's own units of work need the write lock.
+    db.commit()
+    threading.Thread(target=run, name="alerts-backtest", daemon=True).start()
+    return RedirectResponse("/alerts/rules#backtest", status_code=303)
 
 
 def _number(form: Any, name: str, cast: type) -> Any:

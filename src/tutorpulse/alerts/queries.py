@@ -18,6 +18,7 @@ from tutorpulse.alerts.schemas import (
     AlertStats,
     AlertTutor,
 )
+from tutorpulse.alerts.trend import evidence_trend
 from tutorpulse.core.errors import NotFound
 from tutorpulse.tutors.models import Tutor
 
@@ -152,7 +153,7 @@ def get_alert_detail(db: Session, *, alert_id: int, now: datetime) -> AlertDetai
         AlertEventRead(action=e.action, actor=e.actor, at=e.at, note=e.note, data=e.data or {})
         for e in repository.alert_events(db, alert.id)
     ]
-    return AlertDetail(**base.model_dump(), history=history)
+    return AlertDetail(**base.model_dump(), history=history, trend=evidence_trend(db, alert=alert))
 
 
 def _counts(db: Session, column: Any, since: datetime) -> dict[str, int]:

@@ -103,16 +103,15 @@ def upcoming_first_sessions(db: Session, *, start: datetime, end: datetime) -> p
     return _frame(db, query, None, TutorSession.tutor_id)
 
 
-def upcoming_noshow(
-    db: Session, *, start: datetime, end: datetime, at_least: float
-) -> pd.DataFrame:
-    """``tutor_id, noshow_probability_max, noshow_sessions`` (≥ ``at_least``) in [start, end)."""
-    risky = func.sum(case((SessionRisk.no_show_probability >= at_least, 1), else_=0))
+def upcoming_noshow(db: Session, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """``tutor_id, noshow_high_sessions, noshow_probability_max`` of scored sessions in
+    [start, end): how many the risk module rated High, and the highest probability."""
+    high = func.sum(case((func.lower(SessionRisk.risk_level) == "high", 1), else_=0))
     query = (
         select(
             TutorSession.tutor_id,
+            high.label("noshow_high_sessions"),
             func.max(SessionRisk.no_show_probability).label("noshow_probability_max"),
-            risky.label("noshow_sessions"),
         )
         .join(SessionRisk, SessionRisk.session_id == TutorSession.id)
         .where(
@@ -123,6 +122,16 @@ def upcoming_noshow(
         .group_by(TutorSession.tutor_id)
     )
     return _frame(db, query, None, TutorSession.tutor_id)
+
+
+def daily_rows(
+    db: Session, *, tutor_id: int, start: date, end: date, columns: Sequence[str]
+) -> pd.DataFrame:
+    """``day`` and ``columns`` of one tutor's ``tutor_daily`` rows in [start, end]."""
+    query = select(TutorDaily.day, *(TutorDaily.__table__.c[c] for c in columns)).where(
+        TutorDaily.tutor_id == tutor_id, TutorDaily.day >= start, TutorDaily.day <= end
+    )
+    return _rows(db, query)
 
 
 def changed_tutor_ids(db: Session, *, since: datetime) -> set[int]:
@@ -168,6 +177,14 @@ def last_generate_runs(db: Session, *, job_name: str) -> list[JobRun]:
             .limit(50)
         )
     )
+
+
+def last_job_run(db: Session, *, job_name: str, status: str | None = None) -> JobRun | None:
+    """The newest run of ``job_name`` (with ``status`` when given)."""
+    query = select(JobRun).where(JobRun.job_name == job_name)
+    if status is not None:
+        query = query.where(JobRun.status == status)
+    return db.scalar(query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1))
 
 
 # --- alerts -------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ HEALTH_METRICS = (
 )  # fmt: skip
 DERIVED_METRICS = (
     "days_since_last_session", "engagement_slope", "engagement_slope_p", "engagement_slope_n",
-    "upcoming_first_sessions", "noshow_probability_max", "noshow_sessions", "login_ratio",
+    "upcoming_first_sessions", "noshow_high_sessions", "noshow_probability_max", "login_ratio",
     "logins_14d", "logins_baseline", "logins_expected_14d",
 )  # fmt: skip
 NUMERIC_METRICS = frozenset(HEALTH_METRICS + DERIVED_METRICS)

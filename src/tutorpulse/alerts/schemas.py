@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -62,8 +62,23 @@ class AlertEventRead(ApiModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class TrendPoint(ApiModel):
+    day: date
+    value: float | None = None
+
+
+class EvidenceTrend(ApiModel):
+    """The tutor's daily values relevant to the rule, up to the alert's last evaluation."""
+
+    label: str
+    unit: str
+    days: int
+    points: list[TrendPoint]
+
+
 class AlertDetail(AlertRead):
     history: list[AlertEventRead]
+    trend: EvidenceTrend | None = None
 
 
 class AlertStats(ApiModel):

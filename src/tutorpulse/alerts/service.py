@@ -22,14 +22,20 @@ from tutorpulse.alerts.queries import get_alert_detail, list_alerts, stats
 from tutorpulse.alerts.rules import Rule, RuleError, build_rule, evaluate_rule, load_default_rules
 from tutorpulse.alerts.schemas import RuleRead
 from tutorpulse.core.audit import Actor, record_audit
+from tutorpulse.core.clock import utcnow
 from tutorpulse.core.errors import Invalid, NotFound
+from tutorpulse.core.models import JobRun
 from tutorpulse.core.settings import Settings
 
 __all__ = [
     "ACTIONS",
+    "BACKTEST_JOB",
     "GENERATE_JOB",
+    "backtest",
+    "backtest_window",
     "generate",
     "get_alert_detail",
+    "last_backtest",
     "list_alerts",
     "list_rules",
     "preview_rules",
@@ -40,6 +46,9 @@ __all__ = [
 ]
 
 GENERATE_JOB = "alerts.generate"
+BACKTEST_JOB = "alerts.backtest"
+# ``alert_rule.updated_by`` of a rule as shipped (seeded or refreshed, never edited).
+SHIPPED = "system"
 RULE_FIELDS = ("severity", "category", "base_priority", "cooldown_hours", "resolve_after_hours")
 
 
@@ -60,27 +69,43 @@ def _row_data(row: AlertRule) -> dict[str, Any]:
     return data
 
 
-def ensure_rules(db: Session) -> list[AlertRule]:
-    """The stored rules, seeding any default rule that is not stored yet."""
+def _shipped_row_data(rule: Rule) -> dict[str, Any]:
+    data: dict[str, Any] = rule.params()
+    data.update({f: getattr(rule, f) for f in RULE_FIELDS})
+    data["enabled"] = rule.enabled
+    return data
+
+
+def _apply_shipped(row: AlertRule, rule: Rule) -> None:
+    for f in RULE_FIELDS:
+        setattr(row, f, getattr(rule, f))
+    row.enabled = rule.enabled
+    row.params = rule.params()
+    row.updated_by = SHIPPED
+
+
+def ensure_rules(db: Session, *, now: datetime | None = None) -> list[AlertRule]:
+    """The stored rules, in sync with the shipped defaults (default_rules.yaml).
+
+    A default rule that is not stored yet is seeded; a stored rule no admin has
+    edited (``updated_by`` is still "system") is updated when the shipped default
+    changed; a rule an admin edited keeps the edits.
+    """
     rows = {r.key: r for r in repository.rule_rows(db)}
-    added = False
+    changed = False
     for rule in load_default_rules():
-        if rule.key not in rows:
-            row = AlertRule(
-                key=rule.key,
-                enabled=rule.enabled,
-                severity=rule.severity,
-                category=rule.category,
-                base_priority=rule.base_priority,
-                cooldown_hours=rule.cooldown_hours,
-                resolve_after_hours=rule.resolve_after_hours,
-                params=rule.params(),
-                updated_by="system",
-            )
+        row = rows.get(rule.key)
+        if row is None:
+            row = AlertRule(key=rule.key)
+            _apply_shipped(row, rule)
             db.add(row)
             rows[rule.key] = row
-            added = True
-    if added:
+            changed = True
+        elif row.updated_by == SHIPPED and _row_data(row) != _shipped_row_data(rule):
+            _apply_shipped(row, rule)
+            row.updated_at = now or utcnow()
+            changed = True
+    if changed:
         db.flush()
     return [rows[k] for k in sorted(rows)]
 
@@ -94,7 +119,7 @@ def update_rule(
     db: Session, *, key: str, changes: dict[str, Any], actor: Actor, now: datetime
 ) -> Rule:
     """Change a rule's settings (validated as a whole); audited. Raises NotFound/Invalid."""
-    rows = {r.key: r for r in ensure_rules(db)}
+    rows = {r.key: r for r in ensure_rules(db, now=now)}
     row = rows.get(key)
     if row is None:
         raise NotFound(f"No alert rule {key!r}")
@@ -276,4 +301,33 @@ def backtest(
             "first_session_hours": settings.alerts_first_session_hours,
         },
         progress=progress,
+    )
+
+
+def backtest_window(now: datetime, settings: Settings) -> tuple[date, date]:
+    """The ``alerts.backtest`` job's days: ``ALERTS_BACKTEST_DAYS`` ending 60 days before
+    ``now``'s UTC date, so every evaluated day has its full 60-day churn outcome."""
+    from tutorpulse.alerts.backtest import HORIZON_DAYS
+
+    end = now.astimezone(UTC).date() - timedelta(days=HORIZON_DAYS)
+    return end - timedelta(days=settings.alerts_backtest_days - 1), end
+
+
+@dataclass
+class BacktestRun:
+    """The newest ``alerts.backtest`` run and the newest report (they differ while a run
+    is going or when the last one failed)."""
+
+    latest: JobRun | None
+    report: dict[str, Any] | None
+    report_at: datetime | None
+
+
+def last_backtest(db: Session) -> BacktestRun:
+    latest = repository.last_job_run(db, job_name=BACKTEST_JOB)
+    done = repository.last_job_run(db, job_name=BACKTEST_JOB, status="succeeded")
+    return BacktestRun(
+        latest=latest,
+        report=dict(done.counts or {}) if done else None,
+        report_at=done.started_at if done else None,
     )

@@ -304,6 +304,12 @@ class Settings(BaseSettings):
     )
     alerts_trend_days: int = Field(90, ge=7, le=730, validation_alias=_env("ALERTS_TREND_DAYS"))
     alerts_max_limit: int = Field(500, ge=1, le=5000, validation_alias=_env("ALERTS_MAX_LIMIT"))
+    alerts_backtest_days: int = Field(
+        56, ge=1, le=730, validation_alias=_env("ALERTS_BACKTEST_DAYS")
+    )
+    alerts_backtest_step_days: int = Field(
+        7, ge=1, le=31, validation_alias=_env("ALERTS_BACKTEST_STEP_DAYS")
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -154,7 +154,7 @@ def test_message_renders_zero_and_missing(
     factory.health(tutor2, local_day=TODAY, churn_probability=0.7, churn_risk_level=None)
     run(db, settings, now + H)
     churn = db.scalars(select(Alert).where(Alert.rule_key == "churn_risk_high")).one()
-    assert churn.message == "Churn probability 70.0% (—) is above 60.0%."
+    assert churn.message == "Churn probability 70.0% (—) is at or above 40.0%."
 
 
 def test_admin_edits_threshold_validated_and_audited(

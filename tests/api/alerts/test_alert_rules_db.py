@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutorpulse.alerts import service
-from tutorpulse.alerts.models import Alert, AlertEvent
+from tutorpulse.alerts.models import Alert, AlertEvent, AlertRule
+from tutorpulse.alerts.rules import load_default_rules
+from tutorpulse.core.audit import Actor
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement.models import TutorDaily
 from tutorpulse.risk.models import SessionRisk
@@ -21,10 +23,10 @@ TODAY = date(2025, 3, 1)
 # rule: (fires, at the boundary (does not fire), inside the band (stays open), clear)
 HEALTH_CASES: dict[str, tuple[dict[str, Any], ...]] = {
     "churn_risk_high": (
-        {"churn_probability": 0.61, "churn_risk_level": "high"},
-        {"churn_probability": 0.6},
-        {"churn_probability": 0.55},
-        {"churn_probability": 0.49},
+        {"churn_probability": 0.4, "churn_risk_level": "High"},
+        {"churn_probability": 0.39},
+        {"churn_probability": 0.31},
+        {"churn_probability": 0.29},
     ),
     "low_rating_trend": (
         {"avg_rating_7d": 3.4, "sessions_7d": 3},
@@ -209,17 +211,73 @@ def test_first_session_scheduled_only_within_48h(
     assert "2025-03-02 23:00 UTC" in alert.message
 
 
-def test_upcoming_noshow_risk_from_session_risk(
+def test_upcoming_noshow_risk_counts_high_sessions_in_72h(
     db: Session, factory: Any, settings: Settings, now: datetime
 ) -> None:
-    risky, fine = factory.tutor(), factory.tutor()
-    for tutor, p in ((risky, 0.6), (fine, 0.59)):
+    risky, medium, later = factory.tutor(), factory.tutor(), factory.tutor()
+    cases = ((risky, 0.09, "High", 24), (risky, 0.07, "High", 71), (risky, 0.2, "High", 73),
+             (medium, 0.03, "Medium", 24), (later, 0.2, "High", 72))  # fmt: skip
+    for tutor in (risky, medium, later):
         factory.health(tutor, local_day=TODAY)
-        s = factory.session(tutor, now + 24 * H, status="scheduled")
-        db.add(SessionRisk(session_id=s.id, no_show_probability=p, risk_level="high"))
+    for tutor, p, level, hours in cases:
+        s = factory.session(tutor, now + hours * H, status="scheduled")
+        db.add(SessionRisk(session_id=s.id, no_show_probability=p, risk_level=level))
     db.flush()
     run(db, settings, now)
     [alert] = alerts(db, "upcoming_noshow_risk")
     assert alert.tutor_id == risky.id
-    assert alert.metric_value == pytest.approx(0.6)
-    assert "60.0% no-show probability" in alert.message
+    assert alert.metric_value == 2  # the session 73 h ahead is outside the window
+    assert alert.message.startswith("2 session(s) in the next 72 hours rated High")
+    assert "highest probability 9.0%" in alert.message
+    # Once the risky sessions are no longer ahead, the count is 0 and the alert resolves.
+    run(db, settings, now + 74 * H)
+    db.refresh(alert)
+    assert alert.state == "resolved"
+
+
+def test_unedited_rules_follow_changed_shipped_defaults(
+    db: Session, settings: Settings, now: datetime
+) -> None:
+    shipped = {r.key: r for r in load_default_rules()}
+    rows = {r.key: r for r in service.ensure_rules(db)}
+    # An admin's edit of another rule.
+    admin = Actor(kind="user", id=None, name="admin@example.test", role="admin")
+    service.update_rule(
+        db, key="low_rating_trend", changes={"threshold": 3.2, "resolve_threshold": 3.4},
+        actor=admin, now=now,
+    )  # fmt: skip
+    # As stored by an older release whose defaults differed (never edited by an admin).
+    old = rows["technical_issues_spike"]
+    old.params = {**old.params, "threshold": 0.3, "resolve_threshold": 0.2}
+    old.cooldown_hours = 12
+    db.flush()
+    later = now + H
+    service.ensure_rules(db, now=later)
+    rules = {r.key: r for r in service.list_rules(db)}
+    assert rules["technical_issues_spike"] == shipped["technical_issues_spike"]
+    assert db.get(AlertRule, "technical_issues_spike").updated_at == later
+    edited = rules["low_rating_trend"]
+    assert (edited.threshold, edited.resolve_threshold) == (3.2, 3.4)
+    assert edited != shipped["low_rating_trend"]
+    # Nothing else was touched: every other rule is exactly as shipped.
+    for key in set(shipped) - {"low_rating_trend"}:
+        assert rules[key] == shipped[key]
+
+
+def test_evidence_trend_daily_mean_has_gaps_not_zeros(
+    db: Session, factory: Any, settings: Settings, now: datetime
+) -> None:
+    tutor = factory.tutor()
+    factory.health(tutor, local_day=TODAY, avg_rating_7d=3.0, sessions_7d=3)
+    daily(db, tutor.id, TODAY - timedelta(days=1), rating_sum=9, rating_count=3)
+    daily(db, tutor.id, TODAY - timedelta(days=2), logins=2)  # a day without ratings
+    run(db, settings, now)
+    [alert] = alerts(db, "low_rating_trend")
+    detail = service.get_alert_detail(db, alert_id=alert.id, now=now)
+    assert detail.trend is not None
+    assert detail.trend.label == "Average student rating per day"
+    values = {p.day: p.value for p in detail.trend.points}
+    assert len(values) == 30
+    assert values[TODAY - timedelta(days=1)] == 3.0
+    assert values[TODAY - timedelta(days=2)] is None
+    assert values[TODAY] is None

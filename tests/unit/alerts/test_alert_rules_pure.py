@@ -60,8 +60,9 @@ def test_render_zero_missing_and_formats() -> None:
 
 def test_priority_formula() -> None:
     rule = next(r for r in load_default_rules() if r.key == "churn_risk_high")
-    assert priority(rule, 0.6) == 80.0  # at the threshold: 0.8 × base
-    assert priority(rule, 0.65) == 90.0  # half a band past it
+    assert (rule.threshold, rule.resolve_threshold) == (0.4, 0.3)
+    assert priority(rule, 0.4) == 80.0  # at the threshold: 0.8 × base
+    assert priority(rule, 0.45) == 90.0  # half a band past it
     assert priority(rule, 0.95) == 100.0  # capped
     assert priority(rule, None) == 100.0
     assert tutor_priority([70, 50, 50]) == 90.0
