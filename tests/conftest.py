@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tutorpulse.core import migrate
@@ -36,12 +37,35 @@ def database_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _worker_database(url: str, worker: str) -> Iterator[str]:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own, named
+    after the configured one and dropped at the end."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_db_engine(base.set(database="postgres").render_as_string(False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(False)
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if database_backend == "postgresql":
-        return normalise_database_url(TEST_DATABASE_URL)
+        url = normalise_database_url(TEST_DATABASE_URL)
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            yield from _worker_database(url, worker)
+        else:
+            yield url
+        return
     path: Path = tmp_path_factory.mktemp("db") / "test.db"
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="session")

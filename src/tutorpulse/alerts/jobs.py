@@ -26,7 +26,9 @@ def generate_job(context: JobContext) -> dict[str, Any]:
         service.ensure_rules(db, now=now)
     # Read and evaluate outside the write transaction (SQLite: ingestion is not blocked).
     with unit_of_work(context.session_factory) as db:
-        prepared = service.prepare_generate(db, now=now, settings=context.settings)
+        prepared = service.prepare_generate(
+            db, now=now, settings=context.settings, changed_since=context.changed_since
+        )
     with unit_of_work(context.session_factory, write=True) as db:
         result = service.apply_prepared(db, prepared, now=now, settings=context.settings)
     return result.as_dict()

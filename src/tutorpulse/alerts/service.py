@@ -177,22 +177,29 @@ class Prepared:
     full: bool
 
 
-def prepare_generate(db: Session, *, now: datetime, settings: Settings) -> Prepared:
+def prepare_generate(
+    db: Session, *, now: datetime, settings: Settings, changed_since: datetime | None = None
+) -> Prepared:
     """Read phase of a scheduled run: a full pass when one is due, else changed tutors only.
 
     Changed = health recomputed or a session risk scored since the previous succeeded
     run started, an alert waiting out its hysteresis, or an upcoming first session.
+    A follow-up run (``changed_since`` given: right after a health refresh) never makes
+    a full pass; it looks at what changed since that moment. Full passes stay with the
+    scheduled job.
     """
     rules = list_rules(db)
     params = eval_params(settings)
-    runs = repository.last_generate_runs(db, job_name=GENERATE_JOB)
-    last_full = next((r for r in runs if (r.counts or {}).get("mode") == "full"), None)
-    full_due = last_full is None or now - last_full.started_at >= timedelta(
-        minutes=settings.alerts_full_pass_minutes
-    )
-    if full_due or not runs:
-        return Prepared(rules, build_frame(db, now=now, rules=rules, params=params), True)
-    ids = repository.changed_tutor_ids(db, since=runs[0].started_at)
+    if changed_since is None:
+        runs = repository.last_generate_runs(db, job_name=GENERATE_JOB)
+        last_full = next((r for r in runs if (r.counts or {}).get("mode") == "full"), None)
+        full_due = last_full is None or now - last_full.started_at >= timedelta(
+            minutes=settings.alerts_full_pass_minutes
+        )
+        if full_due or not runs:
+            return Prepared(rules, build_frame(db, now=now, rules=rules, params=params), True)
+        changed_since = runs[0].started_at
+    ids = repository.changed_tutor_ids(db, since=changed_since)
     first = repository.upcoming_first_sessions(
         db, start=now, end=now + timedelta(hours=settings.alerts_first_session_hours)
     )

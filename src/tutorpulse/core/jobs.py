@@ -81,6 +81,9 @@ class JobContext:
     clock: Clock
     run_id: int
     trigger: str
+    # Set by follow-up runs (the background refresher right after a health refresh):
+    # only what changed since this moment needs looking at; None = the job's own rules.
+    changed_since: datetime | None = None
 
 
 JobFunc = Callable[[JobContext], dict[str, Any]]

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,6 +92,7 @@ class Refresher:
             self._wake.set()  # someone else is refreshing; look again after the delay
             return
         result = None
+        started = self._clock.now()
         try:
             result = run_refresh(
                 self._session_factory, settings=self._settings, now_fn=self._clock.now
@@ -101,13 +103,17 @@ class Refresher:
         finally:
             jobs_lock.release(self._session_factory, job_name=JOB_NAME, holder=self._holder)
         if result is not None and result.tutors_rolled_up:
-            self._follow_up()
+            # Health rows of this pass carry computed_at >= started (a frozen test clock
+            # gives equality); the jobs select strictly later rows, hence the tick back.
+            self._follow_up(started - timedelta(microseconds=1))
 
-    def _follow_up(self) -> None:
+    def _follow_up(self, changed_since: datetime) -> None:
         """Run the jobs that read fresh health (alerts) for the tutors just refreshed.
 
         Under each job's own lock, without a JobRun row (this happens every few
-        seconds under load); the scheduled runs stay recorded as usual.
+        seconds under load); the scheduled runs stay recorded as usual. The jobs are
+        told what changed when (``changed_since``): they look at those tutors only and
+        leave full passes to their scheduled runs.
         """
         load_job_modules()
         for name in FOLLOW_UP_JOBS:
@@ -125,7 +131,14 @@ class Refresher:
                 continue  # the scheduled run is on it
             try:
                 spec.func(
-                    JobContext(self._session_factory, self._settings, self._clock, 0, "refresher")
+                    JobContext(
+                        self._session_factory,
+                        self._settings,
+                        self._clock,
+                        0,
+                        "refresher",
+                        changed_since=changed_since,
+                    )
                 )
             except Exception:
                 log.exception("follow-up job %s after the engagement refresh failed", name)

@@ -8,9 +8,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tutorpulse.alerts.models import Alert
+from tutorpulse.alerts.service import GENERATE_JOB as JOB
 from tutorpulse.core import migrate
 from tutorpulse.core.clock import FrozenClock
 from tutorpulse.core.db import make_session_factory, unit_of_work
+from tutorpulse.core.jobs import load_job_modules, run_job
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import refresh
 from tutorpulse.engagement.refresher import Refresher
@@ -36,12 +38,18 @@ def test_tutor_reschedules_raise_an_alert_in_the_refresh_pass(fresh_engine: Engi
         db.add(Tutor(external_id="T0001", email="t@example.test", name="T", timezone="UTC",
                      subjects=["Math"], primary_subject="Math", joined_on=date(2024, 1, 1),
                      last_login_at=NOW - timedelta(hours=5)))  # fmt: skip
+        # Qualifies for no_login_7d, but nothing about it changes below.
+        db.add(Tutor(external_id="T0002", email="u@example.test", name="U", timezone="UTC",
+                     subjects=["Math"], primary_subject="Math", joined_on=date(2024, 1, 1),
+                     last_login_at=NOW - timedelta(days=30)))  # fmt: skip
         db.add(Student(external_id="S0001", grade_level="college"))
     with unit_of_work(factory) as db:
         done = [_session(f"X{i}", i + 1, "completed", studentRating=5) for i in range(5)]
         sessions_service.record_sessions(db, items=done, now=NOW, settings=settings)
     refresh.rebuild(factory, settings=settings, now_fn=lambda: NOW)
-    refresher = Refresher(factory, settings, FrozenClock(NOW))
+    # A minute after the rebuild: what this pass recomputes is newer than the rest.
+    later = FrozenClock(NOW + timedelta(minutes=1))
+    refresher = Refresher(factory, settings, later)
     with Session(fresh_engine) as db:
         assert db.scalars(select(Alert.rule_key)).all() == []
 
@@ -52,4 +60,17 @@ def test_tutor_reschedules_raise_an_alert_in_the_refresh_pass(fresh_engine: Engi
 
     with Session(fresh_engine) as db:
         alerts = db.scalars(select(Alert).where(Alert.state == "open")).all()
+    # The follow-up looked at the refreshed tutor only: no full pass from the refresher.
     assert [a.rule_key for a in alerts] == ["high_reschedule_rate"]
+
+    # The scheduled job's full pass then finds the unchanged tutor too.
+    load_job_modules()
+    run_job(JOB, session_factory=factory, settings=settings, clock=later, trigger="test")
+    with Session(fresh_engine) as db:
+        fired = set(
+            db.execute(
+                select(Tutor.external_id, Alert.rule_key).join(Tutor, Tutor.id == Alert.tutor_id)
+            ).all()
+        )
+    assert ("T0002", "no_login_7d") in fired
+    assert ("T0001", "high_reschedule_rate") in fired
