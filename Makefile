@@ -5,6 +5,9 @@ UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Two pytest-xdist workers, each test file on one worker (module fixtures stay shared);
+# under xdist each worker gets a PostgreSQL database of its own (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 
 .PHONY: install demo test check lint format typecheck imports browser-deps bench clean
 
@@ -23,7 +26,7 @@ demo: install
 ## test: set everything up and run the test suite
 test: install browser-deps
 	mkdir -p artifacts
-	$(BIN)/pytest --junitxml=artifacts/junit.xml $(PYTEST_ARGS)
+	$(BIN)/pytest --junitxml=artifacts/junit.xml -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 browser-deps:
 	@scripts/ensure-chromium.sh
