@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from tests.scratch import postgres_database, scratch_engine
 from tutorpulse.core import migrate
 from tutorpulse.core.db import create_db_engine
 from tutorpulse.core.settings import normalise_database_url
@@ -37,30 +37,14 @@ def database_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _worker_database(url: str, worker: str) -> Iterator[str]:
-    """Under pytest-xdist each worker gets a PostgreSQL database of its own, named
-    after the configured one and dropped at the end."""
-    base = make_url(url)
-    name = f"{base.database}_{worker}"
-    admin = create_db_engine(base.set(database="postgres").render_as_string(False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(False)
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if database_backend == "postgresql":
         url = normalise_database_url(TEST_DATABASE_URL)
         worker = os.environ.get("PYTEST_XDIST_WORKER")
-        if worker:
-            yield from _worker_database(url, worker)
+        if worker:  # pytest-xdist: a database of its own per worker
+            with postgres_database(url, worker) as own:
+                yield own
         else:
             yield url
         return
@@ -104,22 +88,4 @@ def db(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def fresh_engine(database_url: str, database_backend: str, tmp_path: Path) -> Iterator[Engine]:
     """An engine on a brand-new, empty database of the engine under test."""
-    if database_backend == "sqlite":
-        eng = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield eng
-        eng.dispose()
-        return
-    from sqlalchemy.engine import make_url
-
-    base = make_url(database_url)
-    name = f"{base.database}_fresh"
-    admin = create_db_engine(base.set(database="postgres").render_as_string(False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    eng = create_db_engine(base.set(database=name).render_as_string(False))
-    yield eng
-    eng.dispose()
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    yield from scratch_engine(database_url, database_backend, tmp_path, "fresh")

@@ -21,16 +21,16 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from tests.scratch import scratch_engine
 from tutorpulse.alerts import service
 from tutorpulse.alerts.backtest import HORIZON_DAYS, LEAD_DAYS
 from tutorpulse.alerts.models import Alert
 from tutorpulse.alerts.rules import load_default_rules
 from tutorpulse.core import migrate
 from tutorpulse.core.clock import FrozenClock
-from tutorpulse.core.db import create_db_engine, make_session_factory
+from tutorpulse.core.db import make_session_factory
 from tutorpulse.core.jobs import load_job_modules, run_job
 from tutorpulse.core.settings import Settings
 from tutorpulse.risk import service as risk_service
@@ -54,23 +54,7 @@ class Built:
 
 
 def _database(database_url: str, backend: str, folder: Path) -> Iterator[Engine]:
-    if backend == "sqlite":
-        eng = create_db_engine(f"sqlite:///{folder / 'alerts_world.db'}")
-        yield eng
-        eng.dispose()
-        return
-    base = make_url(database_url)
-    name = f"{base.database}_alerts_world"
-    admin = create_db_engine(base.set(database="postgres").render_as_string(False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    eng = create_db_engine(base.set(database=name).render_as_string(False))
-    yield eng
-    eng.dispose()
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    yield from scratch_engine(database_url, backend, folder, "alerts_world")
 
 
 def _run(name: str, factory: Any, settings: Settings) -> dict[str, Any]:
