@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -98,13 +99,15 @@ def compute_tutors(
     if bounded:
         limits = [from_days.get(int(t)) for t in daily["tutor_id"]]
         keep = [lim is None or day >= lim for day, lim in zip(daily["day"], limits, strict=True)]
-        daily = daily[keep]
+        # A boolean array, never a list: an empty list would select no *columns*.
+        daily = daily[np.asarray(keep, dtype=bool)]
         stored = repo.load_daily(db, [t for t, d in from_days.items() if d is not None])
         before = [
             day < from_days[int(t)]
             for t, day in zip(stored["tutor_id"], stored["day"], strict=True)
         ]
-        history = pd.concat([stored[before], daily], ignore_index=True) if len(stored) else daily
+        older = stored[np.asarray(before, dtype=bool)]
+        history = pd.concat([older, daily], ignore_index=True) if len(stored) else daily
     else:
         history = daily
     health = compute_health(history, tutors, now=now, params=params)

@@ -252,7 +252,13 @@ def compute_health(
 
     def day_stat(mask: np.ndarray, how: str) -> pd.Series:
         days = d.loc[mask, ["tutor_id", "day"]]
-        return days.groupby("tutor_id")["day"].agg(how).reindex(t.index)
+        # As datetime64, min/max run in pandas' compiled code (on date objects they
+        # fell back to a Python loop per tutor); back to dates, None where no day.
+        stamps = pd.to_datetime(days["day"]).groupby(days["tutor_id"]).agg(how)
+        stamps = stamps.reindex(t.index)
+        return pd.Series(
+            [None if pd.isna(v) else v.date() for v in stamps], index=t.index, dtype=object
+        )
 
     out = pd.DataFrame(index=t.index)
     out["local_day"] = today

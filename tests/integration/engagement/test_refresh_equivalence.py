@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tutorpulse.core.errors import Conflict
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import refresh
+from tutorpulse.engagement import repository as engagement_repository
 from tutorpulse.engagement import service as engagement_service
 from tutorpulse.engagement.models import TutorHealth
 from tutorpulse.sessions import service as sessions_service
@@ -209,3 +210,18 @@ def test_day_rollover_recomputes_windows_without_new_data(db: Session) -> None:
     assert (health.logins_7d, health.logins_30d, health.days_since_last_login) == (0, 1, 8)
     assert health.current_login_streak == 0
     assert health.longest_login_streak == 1
+
+
+def test_dirty_tutors_without_any_activity_get_a_health_row(db: Session) -> None:
+    """New tutors (e.g. a tutors-only import) are marked dirty with no events or sessions:
+    the refresh writes their (empty) health instead of failing on an empty frame."""
+    tutors, _ = _seed(db)
+    settings = _settings()
+    ids = list(db.scalars(select(Tutor.id).where(Tutor.external_id.in_(tutors))))
+    engagement_repository.mark_dirty(db, [(i, date(1970, 1, 1)) for i in ids], START)
+    result = refresh.run_refresh(lambda: db, settings=settings, now_fn=lambda: START)  # type: ignore[arg-type]
+    assert (result.tutors_rolled_up, result.remaining_dirty) == (len(ids), 0)
+    db.expire_all()
+    rows = [db.get(TutorHealth, i) for i in ids]
+    assert all(r is not None and r.sessions_30d == 0 and r.logins_7d == 0 for r in rows)
+    assert all(r is not None and r.first_active_on is None for r in rows)
