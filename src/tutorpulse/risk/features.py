@@ -3,7 +3,8 @@
 Every feature reads only:
 * events with ``ts < cutoff`` (and ``ts >= cutoff - LOOKBACK_DAYS``),
 * sessions that *ended* before the cutoff (``start + minutes <= cutoff``) and
-  started within the lookback, so an outcome or rating known only later is never read,
+  started within the lookback, so an outcome or rating known only later is never read
+  (the reliability counts of ``risk.reliability`` look back up to 365 days),
 * the tutor's joined date, primary subject and certification level.
 
 The tutor's current ``status``, ``churned_at`` and ``last_login_at`` are *not*
@@ -21,18 +22,19 @@ import numpy.typing as npt
 import pandas as pd
 
 from tutorpulse.risk.frames import DAY, Frames
+from tutorpulse.risk.reliability import (
+    DUE_STATUSES,
+    LATE_SECONDS,
+    TRAIT_FEATURES,
+    reliability_features,
+    session_counts,
+)
 
 LOOKBACK_DAYS = 90
-# Reliability is a slow trait: its counts also look back further (sessions only).
-LONG_LOOKBACK_DAYS = 180
-# Pseudo-counts of the empirical-Bayes shrinkage of per-tutor rates toward the population.
-SHRINK_SESSIONS = 10.0
 FAILED_FIRST_WINDOW_DAYS = 60
-LATE_SECONDS = 300
 EW_HALF_LIFE_DAYS = 30.0
 SUBJECTS = ("Math", "Science", "English", "History", "Test Prep", "Programming")
 CERTIFICATIONS = ("basic", "advanced", "expert")
-DUE_STATUSES = ("completed", "tutor_no_show", "student_no_show")
 OTHER_EVENT_TYPES = (
     "profile_updated",
     "availability_updated",
@@ -145,37 +147,6 @@ class _Counter:
         return out
 
 
-def _shrunk(num: npt.NDArray[np.float64], den: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Per-tutor rate shrunk toward the population rate with ``SHRINK_SESSIONS`` pseudo-counts."""
-    prior = float(num.sum() / den.sum()) if den.sum() > 0 else 0.0
-    return np.asarray((num + prior * SHRINK_SESSIONS) / (den + SHRINK_SESSIONS))
-
-
-def _long_reliability(ss: pd.DataFrame, index: Any, n: int) -> dict[str, npt.NDArray[np.float64]]:
-    """Tutor-side failures, lateness and no-shows over ``LONG_LOOKBACK_DAYS`` (shrunk rates)."""
-    sc = _Counter(index.get_indexer(ss["tutor_id"].to_numpy()), n)
-    status = ss["status"].to_numpy()
-    completed = status == "completed"
-    tns = status == "tutor_no_show"
-    failure = (
-        tns
-        | ((status == "cancelled") & (ss["cancelled_by"].to_numpy() == "tutor"))
-        | ((status == "rescheduled") & (ss["rescheduled_by"].to_numpy() == "tutor"))
-    )
-    every = np.ones(len(ss), dtype=bool)
-    sessions = sc.count(every)
-    failures = sc.count(failure)
-    late = sc.count(completed & (ss["late_s"].to_numpy() > LATE_SECONDS))
-    due = np.isin(status, DUE_STATUSES)
-    return {
-        "sessions_180d": sessions,
-        "tutor_failures_180d": failures,
-        "failure_rate_180d_shrunk": _shrunk(failures, sessions),
-        "late_rate_180d_shrunk": _shrunk(late, sc.count(completed)),
-        "no_show_rate_180d_shrunk": _shrunk(sc.count(tns), sc.count(due)),
-    }
-
-
 def eligible_tutors(frames: Frames, cutoff: int) -> pd.DataFrame:
     """Tutors who had joined and had not (explicitly) churned before ``cutoff``."""
     t = frames.tutors
@@ -185,9 +156,15 @@ def eligible_tutors(frames: Frames, cutoff: int) -> pd.DataFrame:
     return t.loc[joined & alive].reset_index(drop=True)
 
 
-def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
-    """One row per eligible tutor (index ``tutor_id``) with ``TUTOR_FEATURES`` as of ``cutoff``.
+def compute_tutor_features(
+    frames: Frames, cutoff: int, *, older_counts: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per eligible tutor (index ``tutor_id``) with ``TUTOR_FEATURES`` and
+    ``TRAIT_FEATURES`` as of ``cutoff``.
 
+    ``older_counts``: the ``reliability.COUNT_COLUMNS`` of the sessions that started before
+    ``cutoff - LOOKBACK_DAYS`` when ``frames`` holds only the later rows (scoring reads
+    them with one grouped query); by default they are counted from ``frames``.
     Also returns two helper columns that are not model inputs:
     ``inactive_days`` (days since the last login or completed session, capped at
     the lookback) and ``last_activity_ts``.
@@ -240,11 +217,14 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
     # --- sessions -------------------------------------------------------------------
     ss = frames.sessions
     start = ss["start_ts"].to_numpy()
-    ended = start + ss["minutes"].to_numpy() * 60
-    keep = (ended <= cutoff) & (start >= cutoff - LONG_LOOKBACK_DAYS * DAY)
-    ss = ss.loc[keep]
-    out.update(_long_reliability(ss, index, n))
-    ss = ss.loc[ss["start_ts"].to_numpy() >= lo]
+    recent = start >= lo
+    if older_counts is None:
+        older_counts = session_counts(ss.loc[~recent], cutoff)
+    ss = ss.loc[recent]
+    counts = session_counts(ss, cutoff).add(older_counts, fill_value=0)
+    out.update(reliability_features(counts, index))
+    start = ss["start_ts"].to_numpy()
+    ss = ss.loc[start + ss["minutes"].to_numpy() * 60 <= cutoff]
     start = ss["start_ts"].to_numpy()
     age = _days(cutoff - start)
     sc = _Counter(index.get_indexer(ss["tutor_id"].to_numpy()), n)
@@ -335,7 +315,7 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
     for c in CERTIFICATIONS:
         out[f"cert_{c}"] = (cert == c).astype(np.float64)
 
-    frame = pd.DataFrame({name: out[name] for name in TUTOR_FEATURES}, index=index)
+    frame = pd.DataFrame({name: out[name] for name in TUTOR_FEATURES + TRAIT_FEATURES}, index=index)
     frame.index.name = "tutor_id"
     frame["inactive_days"] = np.minimum(since_activity, tenure)
     frame["last_activity_ts"] = np.where(np.isfinite(last_activity), last_activity, np.nan)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     delete,
     func,
@@ -34,7 +35,15 @@ from sqlalchemy.orm import Session
 from tutorpulse.core.db import is_sqlite
 from tutorpulse.engagement.models import EngagementEvent, TutorHealth
 from tutorpulse.risk.features import OTHER_EVENT_TYPES
-from tutorpulse.risk.frames import Frames, to_epoch
+from tutorpulse.risk.frames import DAY, Frames, from_epoch, to_epoch
+from tutorpulse.risk.reliability import (
+    COUNT_COLUMNS,
+    DUE_STATUSES,
+    FLAGS,
+    LATE_SECONDS,
+    LATE_START_SECONDS,
+    RELIABILITY_WINDOWS,
+)
 from tutorpulse.risk.models import ModelVersion, SessionRisk
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
@@ -171,6 +180,59 @@ def load_frames(
     sessions["late_s"] = _seconds(sessions["actual_ts"]) - sessions["start_ts"]
     events["ts"] = _seconds(events["ts"])
     return Frames(tutors=tutors, sessions=sessions, events=events, end_ts=to_epoch(end))
+
+
+def _late_by_more_than(db: Session, seconds: int) -> ColumnElement[bool]:
+    """actual_start − scheduled_start > ``seconds`` (false when there is no actual start)."""
+    a, s = TutorSession.actual_start, TutorSession.scheduled_start
+    if is_sqlite(db):
+        # Text timestamps: Julian days differ by < 0.1 ms of float error, rounded away.
+        return func.round((func.julianday(a) - func.julianday(s)) * float(DAY), 3) > seconds
+    return func.extract("epoch", a - s) > seconds
+
+
+def older_session_counts(db: Session, *, cutoff: int, before: int) -> pd.DataFrame:
+    """``reliability.COUNT_COLUMNS`` per tutor (index ``tutor_id``) of the sessions that
+    started in ``[cutoff - max window, before)`` — one grouped scan; ``before`` must be at
+    least a day before ``cutoff`` so that every such session has ended.
+    Equal to ``reliability.session_counts`` of the same rows (tested on both engines)."""
+    if before > cutoff - DAY:
+        raise ValueError("older_session_counts needs rows that ended before the cutoff")
+    status = TutorSession.status
+    completed = status == "completed"
+    flags: dict[str, ColumnElement[bool] | None] = {
+        "sessions": None,
+        "due": status.in_(DUE_STATUSES),
+        "completed": completed,
+        "tutor_no_shows": status == "tutor_no_show",
+        "tutor_cancels": and_(status == "cancelled", TutorSession.cancelled_by == "tutor"),
+        "tutor_reschedules": and_(
+            status == "rescheduled", TutorSession.rescheduled_by == "tutor"
+        ),
+        "late": and_(completed, _late_by_more_than(db, LATE_SECONDS)),
+        "late_start": and_(completed, _late_by_more_than(db, LATE_START_SECONDS)),
+    }
+    start = TutorSession.scheduled_start
+    columns = []
+    for w in RELIABILITY_WINDOWS:
+        inside = start >= from_epoch(cutoff - w * DAY)
+        for f in FLAGS:
+            cond = flags[f]
+            both = inside if cond is None else and_(inside, cond)
+            columns.append(func.sum(case((both, 1), else_=0)).label(f"{f}_{w}d"))
+    stmt = (
+        select(TutorSession.tutor_id, *columns)
+        .where(
+            start >= from_epoch(cutoff - max(RELIABILITY_WINDOWS) * DAY),
+            start < from_epoch(before),
+        )
+        .group_by(TutorSession.tutor_id)
+    )
+    rows = db.connection().execute(stmt).all()
+    frame = pd.DataFrame.from_records(rows, columns=["tutor_id", *COUNT_COLUMNS])
+    frame = frame.set_index("tutor_id").astype("int64")
+    frame.index = frame.index.astype("int64")
+    return frame
 
 
 def first_activity(db: Session) -> datetime | None:

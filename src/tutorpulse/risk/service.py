@@ -21,7 +21,6 @@ from tutorpulse.risk import repository as repo
 from tutorpulse.risk.evaluation import score_metrics
 from tutorpulse.risk.explain import explain, risk_level
 from tutorpulse.risk.features import (
-    LONG_LOOKBACK_DAYS,
     LOOKBACK_DAYS,
     TUTOR_FEATURES,
     compute_tutor_features,
@@ -42,9 +41,9 @@ from tutorpulse.risk.schemas import (
 from tutorpulse.risk.training import TrainingResult, train_and_evaluate
 
 TARGETS = (churn.TARGET, noshow.TARGET)
-# What scoring reads before ``now``: sessions for the long reliability window, events for
-# the feature lookback (a day of margin each).
-SCORING_SESSION_DAYS = LONG_LOOKBACK_DAYS + 1
+# What scoring reads as rows before ``now``: sessions and events of the feature lookback
+# (a day of margin); older sessions only as per-tutor reliability counts (one grouped query).
+SCORING_SESSION_DAYS = LOOKBACK_DAYS + 1
 SCORING_EVENT_DAYS = LOOKBACK_DAYS + 1
 
 
@@ -292,9 +291,11 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         sessions_until=until,
     )
     timings["load"] = round(time.perf_counter() - t0, 3)
-    t1 = time.perf_counter()
     now_ts = frames.end_ts
-    feats = compute_tutor_features(frames, now_ts)
+    older = repo.older_session_counts(db, cutoff=now_ts, before=now_ts - LOOKBACK_DAYS * DAY)
+    timings["load_counts"] = round(time.perf_counter() - t0 - timings["load"], 3)
+    t1 = time.perf_counter()
+    feats = compute_tutor_features(frames, now_ts, older_counts=older)
     timings["features"] = round(time.perf_counter() - t1, 3)
 
     churn_row = repo.get_active(db, target=churn.TARGET)
