@@ -15,6 +15,7 @@ All counting is vectorised with ``np.bincount`` over tutor positions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ from tutorpulse.risk.reliability import (
 )
 
 LOOKBACK_DAYS = 90
+# Events are read as rows for this many days; older logins only as each tutor's latest.
+EVENT_ROW_DAYS = 60
 FAILED_FIRST_WINDOW_DAYS = 60
 EW_HALF_LIFE_DAYS = 30.0
 SUBJECTS = ("Math", "Science", "English", "History", "Test Prep", "Programming")
@@ -156,15 +159,44 @@ def eligible_tutors(frames: Frames, cutoff: int) -> pd.DataFrame:
     return t.loc[joined & alive].reset_index(drop=True)
 
 
+@dataclass
+class OlderHistory:
+    """What the features need of the rows older than the row windows, per tutor:
+    ``session_counts`` (``reliability.COUNT_COLUMNS``) of the sessions that started before
+    ``cutoff - LOOKBACK_DAYS``, and ``last_login`` (epoch seconds) of the logins in
+    ``[cutoff - LOOKBACK_DAYS, cutoff - EVENT_ROW_DAYS)``; both indexed by ``tutor_id``."""
+
+    session_counts: pd.DataFrame
+    last_login: pd.Series
+
+
+def older_history(frames: Frames, cutoff: int) -> OlderHistory:
+    """``OlderHistory`` counted from the rows of ``frames`` (training and tests); scoring
+    reads the same with two grouped queries (``risk.repository.older_history``)."""
+    ss = frames.sessions
+    old = ss["start_ts"].to_numpy() < cutoff - LOOKBACK_DAYS * DAY
+    ev = frames.events
+    ets = ev["ts"].to_numpy()
+    logins = ev.loc[
+        (ev["event_type"].to_numpy() == "login")
+        & (ets >= cutoff - LOOKBACK_DAYS * DAY)
+        & (ets < cutoff - EVENT_ROW_DAYS * DAY)
+    ]
+    return OlderHistory(
+        session_counts=session_counts(ss.loc[old], cutoff),
+        last_login=logins.groupby("tutor_id")["ts"].max().astype(np.float64),
+    )
+
+
 def compute_tutor_features(
-    frames: Frames, cutoff: int, *, older_counts: pd.DataFrame | None = None
+    frames: Frames, cutoff: int, *, older: OlderHistory | None = None
 ) -> pd.DataFrame:
     """One row per eligible tutor (index ``tutor_id``) with ``TUTOR_FEATURES`` and
     ``TRAIT_FEATURES`` as of ``cutoff``.
 
-    ``older_counts``: the ``reliability.COUNT_COLUMNS`` of the sessions that started before
-    ``cutoff - LOOKBACK_DAYS`` when ``frames`` holds only the later rows (scoring reads
-    them with one grouped query); by default they are counted from ``frames``.
+    Rows read: sessions that started in the last ``LOOKBACK_DAYS`` and events of the last
+    ``EVENT_ROW_DAYS``; anything older comes from ``older`` (by default computed from
+    ``frames``; scoring, which reads only the recent rows, passes it in).
     Also returns two helper columns that are not model inputs:
     ``inactive_days`` (days since the last login or completed session, capped at
     the lookback) and ``last_activity_ts``.
@@ -175,10 +207,13 @@ def compute_tutor_features(
     lo = cutoff - LOOKBACK_DAYS * DAY
     out: dict[str, npt.NDArray[np.float64]] = {}
 
+    if older is None:
+        older = older_history(frames, cutoff)
+
     # --- events ---------------------------------------------------------------------
     ev = frames.events
     ets = ev["ts"].to_numpy()
-    in_window = (ets < cutoff) & (ets >= lo)
+    in_window = (ets < cutoff) & (ets >= cutoff - EVENT_ROW_DAYS * DAY)
     ev = ev.loc[in_window]
     ets = ev["ts"].to_numpy()
     e_age = _days(cutoff - ets)
@@ -196,7 +231,10 @@ def compute_tutor_features(
     out["other_events_prev_30d"] = ec.count(is_other & (e_age > 30) & (e_age <= 60))
     out["bookings_14d"] = ec.count(is_booking & (e_age <= 14))
     out["bookings_prev_28d"] = ec.count(is_booking & (e_age > 14) & (e_age <= 42))
-    last_login = ec.maximum(is_login, ets.astype(np.float64))
+    last_login = np.maximum(
+        ec.maximum(is_login, ets.astype(np.float64)),
+        older.last_login.reindex(index).fillna(-np.inf).to_numpy(dtype=np.float64),
+    )
 
     # Login streak: consecutive UTC days with a login, ending on the day before the cutoff
     # (or on the cutoff's own day when it already has one).
@@ -217,11 +255,8 @@ def compute_tutor_features(
     # --- sessions -------------------------------------------------------------------
     ss = frames.sessions
     start = ss["start_ts"].to_numpy()
-    recent = start >= lo
-    if older_counts is None:
-        older_counts = session_counts(ss.loc[~recent], cutoff)
-    ss = ss.loc[recent]
-    counts = session_counts(ss, cutoff).add(older_counts, fill_value=0)
+    ss = ss.loc[start >= lo]
+    counts = session_counts(ss, cutoff).add(older.session_counts, fill_value=0)
     out.update(reliability_features(counts, index))
     start = ss["start_ts"].to_numpy()
     ss = ss.loc[start + ss["minutes"].to_numpy() * 60 <= cutoff]

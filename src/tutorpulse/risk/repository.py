@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -34,7 +35,12 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.core.db import is_sqlite
 from tutorpulse.engagement.models import EngagementEvent, TutorHealth
-from tutorpulse.risk.features import OTHER_EVENT_TYPES
+from tutorpulse.risk.features import (
+    EVENT_ROW_DAYS,
+    LOOKBACK_DAYS,
+    OTHER_EVENT_TYPES,
+    OlderHistory,
+)
 from tutorpulse.risk.frames import DAY, Frames, from_epoch, to_epoch
 from tutorpulse.risk.reliability import (
     COUNT_COLUMNS,
@@ -77,6 +83,17 @@ def _seconds(values: pd.Series) -> pd.Series:
 
 def _sample(column: Any, modulus: int) -> ColumnElement[bool]:
     return (column % modulus) == 0
+
+
+def _raw_rows(db: Session, stmt: Any) -> list[Any]:
+    """All rows of ``stmt`` as the driver returns them (plain tuples): the columns are
+    already plain numbers and strings, so SQLAlchemy's per-row result processing, which
+    costs more than the fetch itself on millions of rows, is skipped."""
+    result = db.connection().execute(stmt)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def count_tutors(db: Session) -> int:
@@ -140,9 +157,8 @@ def load_frames(
         s_stmt = s_stmt.where(_sample(TutorSession.tutor_id, tutor_modulus))
         e_stmt = e_stmt.where(_sample(EngagementEvent.tutor_id, tutor_modulus))
 
-    conn = db.connection()
     tutors = pd.DataFrame.from_records(
-        conn.execute(t_stmt).all(),
+        _raw_rows(db, t_stmt),
         columns=[
             "tutor_id",
             "joined_ts",
@@ -154,7 +170,7 @@ def load_frames(
         ],
     )
     sessions = pd.DataFrame.from_records(
-        conn.execute(s_stmt).all(),
+        _raw_rows(db, s_stmt),
         columns=[
             "session_id",
             "tutor_id",
@@ -172,7 +188,7 @@ def load_frames(
         ],
     )
     events = pd.DataFrame.from_records(
-        conn.execute(e_stmt).all(), columns=["tutor_id", "event_type", "ts"]
+        _raw_rows(db, e_stmt), columns=["tutor_id", "event_type", "ts"]
     )
     tutors["joined_ts"] = _seconds(tutors["joined_ts"])
     tutors["churned_ts"] = _seconds(tutors["churned_ts"])
@@ -186,8 +202,11 @@ def _late_by_more_than(db: Session, seconds: int) -> ColumnElement[bool]:
     """actual_start − scheduled_start > ``seconds`` (false when there is no actual start)."""
     a, s = TutorSession.actual_start, TutorSession.scheduled_start
     if is_sqlite(db):
-        # Text timestamps: Julian days differ by < 0.1 ms of float error, rounded away.
-        return func.round((func.julianday(a) - func.julianday(s)) * float(DAY), 3) > seconds
+        # Text timestamps of one format compare in time order, so early and on-time
+        # starts skip the date arithmetic; Julian days differ by < 0.1 ms of float error,
+        # rounded away.
+        late = func.round((func.julianday(a) - func.julianday(s)) * float(DAY), 3)
+        return case((a > s, late), else_=0) > seconds
     return func.extract("epoch", a - s) > seconds
 
 
@@ -220,19 +239,47 @@ def older_session_counts(db: Session, *, cutoff: int, before: int) -> pd.DataFra
             cond = flags[f]
             both = inside if cond is None else and_(inside, cond)
             columns.append(func.sum(case((both, 1), else_=0)).label(f"{f}_{w}d"))
+    # Grouping by an expression, not the bare column, keeps SQLite from walking the
+    # (tutor_id, scheduled_start) index in tutor order with one table lookup per row
+    # (measured 8.8 s vs 1.6 s on 740k rows); it scans the start range and sorts instead.
+    tutor = (TutorSession.tutor_id + 0).label("tutor_id")
     stmt = (
-        select(TutorSession.tutor_id, *columns)
+        select(tutor, *columns)
         .where(
             start >= from_epoch(cutoff - max(RELIABILITY_WINDOWS) * DAY),
             start < from_epoch(before),
         )
-        .group_by(TutorSession.tutor_id)
+        .group_by(tutor)
     )
-    rows = db.connection().execute(stmt).all()
+    rows = _raw_rows(db, stmt)
     frame = pd.DataFrame.from_records(rows, columns=["tutor_id", *COUNT_COLUMNS])
     frame = frame.set_index("tutor_id").astype("int64")
     frame.index = frame.index.astype("int64")
     return frame
+
+
+def older_history(db: Session, *, cutoff: int) -> OlderHistory:
+    """``features.OlderHistory`` at ``cutoff`` from two grouped queries (what scoring needs
+    besides the recent rows ``load_frames`` reads)."""
+    lo = from_epoch(cutoff - LOOKBACK_DAYS * DAY)
+    hi = from_epoch(cutoff - EVENT_ROW_DAYS * DAY)
+    tutor = (EngagementEvent.tutor_id + 0).label("tutor_id")  # see older_session_counts
+    stmt = (
+        select(tutor, _epoch(db, func.max(EngagementEvent.occurred_at)))
+        .where(
+            EngagementEvent.event_type == "login",
+            EngagementEvent.occurred_at >= lo,
+            EngagementEvent.occurred_at < hi,
+        )
+        .group_by(tutor)
+    )
+    logins = pd.DataFrame.from_records(_raw_rows(db, stmt), columns=["tutor_id", "ts"])
+    last_login = pd.Series(
+        np.floor(_seconds(logins["ts"]).to_numpy(dtype="float64")),  # whole seconds, as rows
+        index=pd.Index(logins["tutor_id"].astype("int64"), name="tutor_id"),
+    )
+    counts = older_session_counts(db, cutoff=cutoff, before=cutoff - LOOKBACK_DAYS * DAY)
+    return OlderHistory(session_counts=counts, last_login=last_login)
 
 
 def first_activity(db: Session) -> datetime | None:

@@ -19,8 +19,9 @@ from tutorpulse.core.settings import Settings
 from tutorpulse.risk import churn, noshow, registry
 from tutorpulse.risk import repository as repo
 from tutorpulse.risk.evaluation import score_metrics
-from tutorpulse.risk.explain import explain, risk_level
+from tutorpulse.risk.explain import explain, risk_level, rows_to_explain
 from tutorpulse.risk.features import (
+    EVENT_ROW_DAYS,
     LOOKBACK_DAYS,
     TUTOR_FEATURES,
     compute_tutor_features,
@@ -41,10 +42,10 @@ from tutorpulse.risk.schemas import (
 from tutorpulse.risk.training import TrainingResult, train_and_evaluate
 
 TARGETS = (churn.TARGET, noshow.TARGET)
-# What scoring reads as rows before ``now``: sessions and events of the feature lookback
-# (a day of margin); older sessions only as per-tutor reliability counts (one grouped query).
+# What scoring reads as rows before ``now`` (a day of margin each); anything older only as
+# per-tutor aggregates (``features.OlderHistory``, two grouped queries).
 SCORING_SESSION_DAYS = LOOKBACK_DAYS + 1
-SCORING_EVENT_DAYS = LOOKBACK_DAYS + 1
+SCORING_EVENT_DAYS = EVENT_ROW_DAYS + 1
 
 
 @dataclass
@@ -292,10 +293,10 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
     )
     timings["load"] = round(time.perf_counter() - t0, 3)
     now_ts = frames.end_ts
-    older = repo.older_session_counts(db, cutoff=now_ts, before=now_ts - LOOKBACK_DAYS * DAY)
-    timings["load_counts"] = round(time.perf_counter() - t0 - timings["load"], 3)
+    older = repo.older_history(db, cutoff=now_ts)
+    timings["load_older"] = round(time.perf_counter() - t0 - timings["load"], 3)
     t1 = time.perf_counter()
-    feats = compute_tutor_features(frames, now_ts, older_counts=older)
+    feats = compute_tutor_features(frames, now_ts, older=older)
     timings["features"] = round(time.perf_counter() - t1, 3)
 
     churn_row = repo.get_active(db, target=churn.TARGET)
@@ -309,8 +310,8 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
             & (current != "churned").to_numpy()
         ]
         p = model.predict(at_risk)
-        drivers = explain(model, at_risk)
         cut = thresholds(settings, churn.TARGET)
+        drivers = explain(model, at_risk, only=rows_to_explain(model, p, cut[0]))
         tutor_rows = [
             {
                 "tid": int(tid),
@@ -336,8 +337,8 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         targets = ss.loc[(ss["status"].to_numpy() == "scheduled") & (start >= now_ts)]
         rows = noshow.session_features(frames, targets, now_ts, feats)
         p = model.predict(rows)
-        drivers = explain(model, rows)
         cut = thresholds(settings, noshow.TARGET)
+        drivers = explain(model, rows, only=rows_to_explain(model, p, cut[0]))
         session_rows = [
             {
                 "session_id": int(sid),

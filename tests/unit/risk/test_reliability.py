@@ -7,26 +7,50 @@ import numpy as np
 import pandas as pd
 from tests.unit.risk.conftest import world_frames
 
-from tutorpulse.risk.features import LOOKBACK_DAYS, compute_tutor_features
+from tutorpulse.risk.features import (
+    EVENT_ROW_DAYS,
+    LOOKBACK_DAYS,
+    compute_tutor_features,
+    older_history,
+)
 from tutorpulse.risk.frames import DAY, Frames
 from tutorpulse.risk.reliability import COUNT_COLUMNS, TRAIT_FEATURES, session_counts
 
 
-def test_older_rows_as_counts_give_the_same_features() -> None:
+def test_older_history_as_aggregates_gives_the_same_features() -> None:
+    """Scoring reads only recent rows plus ``OlderHistory``; training reads every row."""
     frames, _truth = world_frames(11, 800, 240)
     cutoff = frames.end_ts - 10 * DAY + 5 * 3600
-    ss = frames.sessions
-    recent = ss["start_ts"].to_numpy() >= cutoff - LOOKBACK_DAYS * DAY
-    older = session_counts(ss.loc[~recent], cutoff)
-    assert older["sessions_365d"].sum() > older["sessions_180d"].sum() > 0
-    trimmed = Frames(frames.tutors, ss.loc[recent], frames.events, frames.end_ts)
+    older = older_history(frames, cutoff)
+    counts = older.session_counts
+    assert counts["sessions_365d"].sum() > counts["sessions_180d"].sum() > 0
+    assert len(older.last_login) > 0
+    ss, ev = frames.sessions, frames.events
+    trimmed = Frames(
+        frames.tutors,
+        ss.loc[ss["start_ts"].to_numpy() >= cutoff - LOOKBACK_DAYS * DAY],
+        ev.loc[ev["ts"].to_numpy() >= cutoff - EVENT_ROW_DAYS * DAY],
+        frames.end_ts,
+    )
 
     full = compute_tutor_features(frames, cutoff)
-    scored = compute_tutor_features(trimmed, cutoff, older_counts=older)
+    scored = compute_tutor_features(trimmed, cutoff, older=older)
     pd.testing.assert_frame_equal(full, scored)
-    # Without the older counts the long-window features do change (the check can fail).
+    # Without the older history the long-window features do change (the check can fail).
     partial = compute_tutor_features(trimmed, cutoff)
     assert not np.allclose(full["sessions_180d"], partial["sessions_180d"])
+    # A tutor whose last login is older than the event rows: only ``older`` knows it.
+    tutor = int(older.last_login.index[0])
+    quiet = Frames(
+        trimmed.tutors,
+        trimmed.sessions,
+        trimmed.events.loc[trimmed.events["tutor_id"] != tutor],
+        frames.end_ts,
+    )
+    with_older = compute_tutor_features(quiet, cutoff, older=older).loc[tutor]
+    expected = (cutoff - older.last_login.loc[tutor]) / DAY
+    assert with_older["days_since_login"] == min(expected, with_older["tenure_days"])
+    assert compute_tutor_features(quiet, cutoff).loc[tutor, "days_since_login"] > expected
 
 
 def test_counts_follow_their_definitions() -> None:
