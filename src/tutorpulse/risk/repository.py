@@ -149,9 +149,6 @@ def load_frames(
         s_stmt = s_stmt.where(TutorSession.scheduled_start >= since)
         e_stmt = e_stmt.where(EngagementEvent.occurred_at >= (events_since or since))
     s_stmt = s_stmt.where(TutorSession.scheduled_start < (sessions_until or end))
-    # A fixed row order makes training (negative sampling) identical on every engine.
-    s_stmt = s_stmt.order_by(TutorSession.id)
-    t_stmt = t_stmt.order_by(Tutor.id)
     if tutor_modulus > 1:
         t_stmt = t_stmt.where(_sample(Tutor.id, tutor_modulus))
         s_stmt = s_stmt.where(_sample(TutorSession.tutor_id, tutor_modulus))
@@ -190,6 +187,10 @@ def load_frames(
     events = pd.DataFrame.from_records(
         _raw_rows(db, e_stmt), columns=["tutor_id", "event_type", "ts"]
     )
+    # A fixed row order makes training (negative sampling) identical on every engine;
+    # sorted here, as SQLite would sort the rows of a range scan in a temporary b-tree.
+    tutors = tutors.sort_values("tutor_id", ignore_index=True)
+    sessions = sessions.sort_values("session_id", ignore_index=True)
     tutors["joined_ts"] = _seconds(tutors["joined_ts"])
     tutors["churned_ts"] = _seconds(tutors["churned_ts"])
     sessions["start_ts"] = _seconds(sessions["start_ts"])
