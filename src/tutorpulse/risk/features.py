@@ -16,7 +16,6 @@ All counting is vectorised with ``np.bincount`` over tutor positions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt

@@ -119,7 +119,5 @@ def reliability_features(counts: pd.DataFrame, index: pd.Index) -> dict[str, Any
         "log_no_show_rate_365d": _log(_shrunk(col("tutor_no_shows_365d"), col("due_365d"))),
         "log_cancel_rate_365d": _log(_shrunk(col("tutor_cancels_365d"), n365)),
         "log_reschedule_rate_365d": _log(_shrunk(col("tutor_reschedules_365d"), n365)),
-        "log_late_start_rate_365d": _log(
-            _shrunk(col("late_start_365d"), col("completed_365d"))
-        ),
+        "log_late_start_rate_365d": _log(_shrunk(col("late_start_365d"), col("completed_365d"))),
     }
