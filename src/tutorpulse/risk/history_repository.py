@@ -133,11 +133,17 @@ def load_frames(
         TutorSession.engagement_score,
         _epoch(db, TutorSession.actual_start),
     )
+    # The type is tested as an expression so that SQLite range-scans the time index (rows
+    # stored in about time order) rather than the (type, time) index with a table lookup
+    # per row in another order: 1.1 s vs 1.7 s for 588k events.
     e_stmt = select(
         EngagementEvent.tutor_id,
         EngagementEvent.event_type,
         _epoch(db, EngagementEvent.occurred_at),
-    ).where(EngagementEvent.occurred_at < end, EngagementEvent.event_type.in_(USED_EVENT_TYPES))
+    ).where(
+        EngagementEvent.occurred_at < end,
+        (EngagementEvent.event_type + "").in_(USED_EVENT_TYPES),
+    )
     if since is not None:
         s_stmt = s_stmt.where(TutorSession.scheduled_start >= since)
         e_stmt = e_stmt.where(EngagementEvent.occurred_at >= (events_since or since))
