@@ -78,13 +78,16 @@ def session_counts(ss: pd.DataFrame, cutoff: int) -> pd.DataFrame:
     ss = ss.loc[ended & (start >= cutoff - max(RELIABILITY_WINDOWS) * DAY)]
     start = ss["start_ts"].to_numpy()
     flags = session_flags(ss)
-    cols: dict[str, Any] = {"tutor_id": ss["tutor_id"].to_numpy()}
+    codes, tutors = pd.factorize(ss["tutor_id"].to_numpy(), sort=True)
+    n = len(tutors)
+    cols: dict[str, Any] = {}
     for w in RELIABILITY_WINDOWS:
         inside = start >= cutoff - w * DAY
         for f in FLAGS:
-            cols[f"{f}_{w}d"] = (flags[f] & inside).astype(np.int64)
-    counts = pd.DataFrame(cols).groupby("tutor_id").sum()
-    return counts.reindex(columns=list(COUNT_COLUMNS), fill_value=0)
+            sel = flags[f] & inside
+            cols[f"{f}_{w}d"] = np.bincount(codes[sel], minlength=n).astype(np.int64)
+    index = pd.Index(np.asarray(tutors, dtype=np.int64), name="tutor_id")
+    return pd.DataFrame(cols, index=index)[list(COUNT_COLUMNS)]
 
 
 def _shrunk(num: npt.NDArray[np.float64], den: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
