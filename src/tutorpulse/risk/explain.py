@@ -151,6 +151,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], Callable[[Row], str]]] = {
             "sessions_90d",
             "students_30d",
             "ew_sessions",
+            "log_sessions_365d",
         ),
         _sessions,
     ),
@@ -174,6 +175,10 @@ GROUPS: dict[str, tuple[tuple[str, ...], Callable[[Row], str]]] = {
             "failure_rate_180d_shrunk",
             "late_rate_180d_shrunk",
             "no_show_rate_180d_shrunk",
+            "log_no_show_rate_365d",
+            "log_cancel_rate_365d",
+            "log_reschedule_rate_365d",
+            "log_late_start_rate_365d",
         ),
         _reliability,
     ),
@@ -242,20 +247,26 @@ def group_contributions(
 
 
 def explain(
-    model: RiskModel, frame: pd.DataFrame, top: int = TOP_DRIVERS
+    model: RiskModel,
+    frame: pd.DataFrame,
+    top: int = TOP_DRIVERS,
+    *,
+    only: npt.NDArray[np.bool_] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """For each row of ``frame``, up to ``top`` drivers ``{key, text, contribution}``
-    that raise its risk, largest first."""
-    if len(frame) == 0:
-        return []
-    contrib = group_contributions(model, frame)
+    that raise its risk, largest first; rows outside ``only`` (if given) get none."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
+    picked = np.arange(len(frame)) if only is None else np.flatnonzero(only)
+    if picked.size == 0:
+        return out
+    sub = frame.iloc[picked]
+    contrib = group_contributions(model, sub)
     keys = list(contrib)
     matrix = np.column_stack([contrib[k] for k in keys])
     order = np.argsort(-matrix, axis=1)[:, :top]
-    records: list[Row] = [dict(r) for r in frame.to_dict("records")]  # type: ignore[arg-type]
-    out: list[list[dict[str, Any]]] = []
+    records: list[Row] = [dict(r) for r in sub.to_dict("records")]  # type: ignore[arg-type]
     for i, rec in enumerate(records):
-        drivers = []
+        drivers = out[int(picked[i])]
         for j in order[i]:
             value = float(matrix[i, j])
             if value <= 0:
@@ -264,8 +275,15 @@ def explain(
             drivers.append(
                 {"key": key, "text": GROUPS[key][1](rec), "contribution": round(value, 3)}
             )
-        out.append(drivers)
     return out
+
+
+def rows_to_explain(
+    model: RiskModel, p: npt.NDArray[np.float64], medium: float
+) -> npt.NDArray[np.bool_] | None:
+    """Which scores get drivers: all of a logistic model's (they cost one matrix product);
+    for boosting, whose drivers cost one prediction per topic, those at Medium or above."""
+    return None if model.algorithm == "logistic" else np.asarray(p >= medium)
 
 
 def risk_level(p: float, thresholds: tuple[float, float]) -> str:

@@ -3,7 +3,8 @@
 Every feature reads only:
 * events with ``ts < cutoff`` (and ``ts >= cutoff - LOOKBACK_DAYS``),
 * sessions that *ended* before the cutoff (``start + minutes <= cutoff``) and
-  started within the lookback, so an outcome or rating known only later is never read,
+  started within the lookback, so an outcome or rating known only later is never read
+  (the reliability counts of ``risk.reliability`` look back up to 365 days),
 * the tutor's joined date, primary subject and certification level.
 
 The tutor's current ``status``, ``churned_at`` and ``last_login_at`` are *not*
@@ -14,25 +15,28 @@ All counting is vectorised with ``np.bincount`` over tutor positions.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from tutorpulse.risk.frames import DAY, Frames
+from tutorpulse.risk.reliability import (
+    DUE_STATUSES,
+    LATE_SECONDS,
+    TRAIT_FEATURES,
+    reliability_features,
+    session_counts,
+)
 
 LOOKBACK_DAYS = 90
-# Reliability is a slow trait: its counts also look back further (sessions only).
-LONG_LOOKBACK_DAYS = 180
-# Pseudo-counts of the empirical-Bayes shrinkage of per-tutor rates toward the population.
-SHRINK_SESSIONS = 10.0
+# Events are read as rows for this many days; older logins only as each tutor's latest.
+EVENT_ROW_DAYS = 60
 FAILED_FIRST_WINDOW_DAYS = 60
-LATE_SECONDS = 300
 EW_HALF_LIFE_DAYS = 30.0
 SUBJECTS = ("Math", "Science", "English", "History", "Test Prep", "Programming")
 CERTIFICATIONS = ("basic", "advanced", "expert")
-DUE_STATUSES = ("completed", "tutor_no_show", "student_no_show")
 OTHER_EVENT_TYPES = (
     "profile_updated",
     "availability_updated",
@@ -145,37 +149,6 @@ class _Counter:
         return out
 
 
-def _shrunk(num: npt.NDArray[np.float64], den: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Per-tutor rate shrunk toward the population rate with ``SHRINK_SESSIONS`` pseudo-counts."""
-    prior = float(num.sum() / den.sum()) if den.sum() > 0 else 0.0
-    return np.asarray((num + prior * SHRINK_SESSIONS) / (den + SHRINK_SESSIONS))
-
-
-def _long_reliability(ss: pd.DataFrame, index: Any, n: int) -> dict[str, npt.NDArray[np.float64]]:
-    """Tutor-side failures, lateness and no-shows over ``LONG_LOOKBACK_DAYS`` (shrunk rates)."""
-    sc = _Counter(index.get_indexer(ss["tutor_id"].to_numpy()), n)
-    status = ss["status"].to_numpy()
-    completed = status == "completed"
-    tns = status == "tutor_no_show"
-    failure = (
-        tns
-        | ((status == "cancelled") & (ss["cancelled_by"].to_numpy() == "tutor"))
-        | ((status == "rescheduled") & (ss["rescheduled_by"].to_numpy() == "tutor"))
-    )
-    every = np.ones(len(ss), dtype=bool)
-    sessions = sc.count(every)
-    failures = sc.count(failure)
-    late = sc.count(completed & (ss["late_s"].to_numpy() > LATE_SECONDS))
-    due = np.isin(status, DUE_STATUSES)
-    return {
-        "sessions_180d": sessions,
-        "tutor_failures_180d": failures,
-        "failure_rate_180d_shrunk": _shrunk(failures, sessions),
-        "late_rate_180d_shrunk": _shrunk(late, sc.count(completed)),
-        "no_show_rate_180d_shrunk": _shrunk(sc.count(tns), sc.count(due)),
-    }
-
-
 def eligible_tutors(frames: Frames, cutoff: int) -> pd.DataFrame:
     """Tutors who had joined and had not (explicitly) churned before ``cutoff``."""
     t = frames.tutors
@@ -185,9 +158,44 @@ def eligible_tutors(frames: Frames, cutoff: int) -> pd.DataFrame:
     return t.loc[joined & alive].reset_index(drop=True)
 
 
-def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
-    """One row per eligible tutor (index ``tutor_id``) with ``TUTOR_FEATURES`` as of ``cutoff``.
+@dataclass
+class OlderHistory:
+    """What the features need of the rows older than the row windows, per tutor:
+    ``session_counts`` (``reliability.COUNT_COLUMNS``) of the sessions that started before
+    ``cutoff - LOOKBACK_DAYS``, and ``last_login`` (epoch seconds) of the logins in
+    ``[cutoff - LOOKBACK_DAYS, cutoff - EVENT_ROW_DAYS)``; both indexed by ``tutor_id``."""
 
+    session_counts: pd.DataFrame
+    last_login: pd.Series
+
+
+def older_history(frames: Frames, cutoff: int) -> OlderHistory:
+    """``OlderHistory`` counted from the rows of ``frames`` (training and tests); scoring
+    reads the same with two grouped queries (``risk.repository.older_history``)."""
+    ss = frames.sessions
+    old = ss["start_ts"].to_numpy() < cutoff - LOOKBACK_DAYS * DAY
+    ev = frames.events
+    ets = ev["ts"].to_numpy()
+    logins = ev.loc[
+        (ev["event_type"].to_numpy() == "login")
+        & (ets >= cutoff - LOOKBACK_DAYS * DAY)
+        & (ets < cutoff - EVENT_ROW_DAYS * DAY)
+    ]
+    return OlderHistory(
+        session_counts=session_counts(ss.loc[old], cutoff),
+        last_login=logins.groupby("tutor_id")["ts"].max().astype(np.float64),
+    )
+
+
+def compute_tutor_features(
+    frames: Frames, cutoff: int, *, older: OlderHistory | None = None
+) -> pd.DataFrame:
+    """One row per eligible tutor (index ``tutor_id``) with ``TUTOR_FEATURES`` and
+    ``TRAIT_FEATURES`` as of ``cutoff``.
+
+    Rows read: sessions that started in the last ``LOOKBACK_DAYS`` and events of the last
+    ``EVENT_ROW_DAYS``; anything older comes from ``older`` (by default computed from
+    ``frames``; scoring, which reads only the recent rows, passes it in).
     Also returns two helper columns that are not model inputs:
     ``inactive_days`` (days since the last login or completed session, capped at
     the lookback) and ``last_activity_ts``.
@@ -198,10 +206,13 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
     lo = cutoff - LOOKBACK_DAYS * DAY
     out: dict[str, npt.NDArray[np.float64]] = {}
 
+    if older is None:
+        older = older_history(frames, cutoff)
+
     # --- events ---------------------------------------------------------------------
     ev = frames.events
     ets = ev["ts"].to_numpy()
-    in_window = (ets < cutoff) & (ets >= lo)
+    in_window = (ets < cutoff) & (ets >= cutoff - EVENT_ROW_DAYS * DAY)
     ev = ev.loc[in_window]
     ets = ev["ts"].to_numpy()
     e_age = _days(cutoff - ets)
@@ -219,7 +230,10 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
     out["other_events_prev_30d"] = ec.count(is_other & (e_age > 30) & (e_age <= 60))
     out["bookings_14d"] = ec.count(is_booking & (e_age <= 14))
     out["bookings_prev_28d"] = ec.count(is_booking & (e_age > 14) & (e_age <= 42))
-    last_login = ec.maximum(is_login, ets.astype(np.float64))
+    last_login = np.maximum(
+        ec.maximum(is_login, ets.astype(np.float64)),
+        older.last_login.reindex(index).fillna(-np.inf).to_numpy(dtype=np.float64),
+    )
 
     # Login streak: consecutive UTC days with a login, ending on the day before the cutoff
     # (or on the cutoff's own day when it already has one).
@@ -240,11 +254,11 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
     # --- sessions -------------------------------------------------------------------
     ss = frames.sessions
     start = ss["start_ts"].to_numpy()
-    ended = start + ss["minutes"].to_numpy() * 60
-    keep = (ended <= cutoff) & (start >= cutoff - LONG_LOOKBACK_DAYS * DAY)
-    ss = ss.loc[keep]
-    out.update(_long_reliability(ss, index, n))
-    ss = ss.loc[ss["start_ts"].to_numpy() >= lo]
+    ss = ss.loc[start >= lo]
+    counts = session_counts(ss, cutoff).add(older.session_counts, fill_value=0)
+    out.update(reliability_features(counts, index))
+    start = ss["start_ts"].to_numpy()
+    ss = ss.loc[start + ss["minutes"].to_numpy() * 60 <= cutoff]
     start = ss["start_ts"].to_numpy()
     age = _days(cutoff - start)
     sc = _Counter(index.get_indexer(ss["tutor_id"].to_numpy()), n)
@@ -335,7 +349,7 @@ def compute_tutor_features(frames: Frames, cutoff: int) -> pd.DataFrame:
     for c in CERTIFICATIONS:
         out[f"cert_{c}"] = (cert == c).astype(np.float64)
 
-    frame = pd.DataFrame({name: out[name] for name in TUTOR_FEATURES}, index=index)
+    frame = pd.DataFrame({name: out[name] for name in TUTOR_FEATURES + TRAIT_FEATURES}, index=index)
     frame.index.name = "tutor_id"
     frame["inactive_days"] = np.minimum(since_activity, tenure)
     frame["last_activity_ts"] = np.where(np.isfinite(last_activity), last_activity, np.nan)

@@ -18,6 +18,7 @@ import pandas as pd
 from tutorpulse.risk.churn import original_churn_score
 from tutorpulse.risk.features import TUTOR_FEATURES, compute_tutor_features
 from tutorpulse.risk.frames import DAY, Frames
+from tutorpulse.risk.reliability import TRAIT_FEATURES
 
 TARGET = "tutor_no_show"
 PAIR_LOOKBACK_DAYS = 90
@@ -33,7 +34,7 @@ SESSION_FEATURES: tuple[str, ...] = (
     "pair_tutor_reschedules_90d",
     "pair_tutor_no_shows_90d",
 )
-NOSHOW_FEATURES: tuple[str, ...] = SESSION_FEATURES + TUTOR_FEATURES
+NOSHOW_FEATURES: tuple[str, ...] = SESSION_FEATURES + TUTOR_FEATURES + TRAIT_FEATURES
 
 
 def original_noshow_score(features: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -122,7 +123,7 @@ def session_features(
         }
     )
     tf = tutor_features.reindex(out["tutor_id"].to_numpy())
-    for name in TUTOR_FEATURES:
+    for name in TUTOR_FEATURES + TRAIT_FEATURES:
         out[name] = tf[name].to_numpy()
     out["baseline"] = original_noshow_score(tf)
     return out

@@ -1,8 +1,6 @@
-"""Every query of the risk domain: bulk reads of the raw tables, model versions, scores.
+"""Every query of the risk domain: model versions and scores here; the bulk reads of the
+history (raw rows and older aggregates) in ``history_repository``, re-exported.
 
-Reads go straight to ``tutor``, ``tutor_session`` and ``engagement_event`` (not
-the engagement rollups) and return ``Frames`` with epoch-second times computed
-in SQL, so millions of rows load without per-row datetime objects.
 Writing churn scores UPDATEs the existing ``tutor_health`` rows (owned by the
 engagement domain, which creates them); this module never inserts there.
 """
@@ -13,169 +11,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    DateTime,
-    Float,
-    String,
-    and_,
-    bindparam,
-    cast,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from tutorpulse.core.db import is_sqlite
-from tutorpulse.engagement.models import EngagementEvent, TutorHealth
-from tutorpulse.risk.features import OTHER_EVENT_TYPES
-from tutorpulse.risk.frames import Frames, to_epoch
+from tutorpulse.engagement.models import TutorHealth
+from tutorpulse.risk.history_repository import (
+    count_tutors,
+    first_activity,
+    load_frames,
+    older_history,
+    older_session_counts,
+)
 from tutorpulse.risk.models import ModelVersion, SessionRisk
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
 
+__all__ = [
+    "count_tutors",
+    "first_activity",
+    "load_frames",
+    "older_history",
+    "older_session_counts",
+]
+
 WRITE_CHUNK = 5_000
-# Event types any feature or label reads (session_completed is not: sessions carry it).
-USED_EVENT_TYPES = ("login", "session_scheduled", *OTHER_EVENT_TYPES)
-
-
-def _epoch(db: Session, column: Any, *, is_date: bool = False) -> ColumnElement[Any]:
-    """A time column as epoch seconds (PostgreSQL) or as its stored text (SQLite).
-
-    SQLite keeps UTC timestamps as ISO text; converting millions of them with
-    ``strftime`` or through Python datetimes costs more than the rest of scoring,
-    so the text is parsed in bulk by pandas (``_seconds``) instead.
-    """
-    if is_sqlite(db):
-        return cast(column, String)
-    inner = cast(column, DateTime()) if is_date else column
-    return cast(func.extract("epoch", inner), BigInteger)
-
-
-def _seconds(values: pd.Series) -> pd.Series:
-    """Epoch seconds (float, NaN for nulls) from ``_epoch`` output of either engine."""
-    first = values.dropna()
-    if values.dtype == object and len(first) and isinstance(first.iloc[0], str):
-        parsed = pd.to_datetime(values, format="ISO8601", utc=True)
-        return (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return pd.to_numeric(values, errors="coerce").astype("float64")
-
-
-def _sample(column: Any, modulus: int) -> ColumnElement[bool]:
-    return (column % modulus) == 0
-
-
-def count_tutors(db: Session) -> int:
-    return int(db.scalar(select(func.count()).select_from(Tutor)) or 0)
-
-
-def load_frames(
-    db: Session,
-    *,
-    end: datetime,
-    since: datetime | None = None,
-    events_since: datetime | None = None,
-    sessions_until: datetime | None = None,
-    tutor_modulus: int = 1,
-) -> Frames:
-    """Tutors, sessions starting in ``[since, sessions_until)`` and events in
-    ``[events_since or since, end)``.
-
-    ``tutor_modulus`` > 1 keeps the tutors whose id is a multiple of it (a
-    deterministic sample for training on very large tables).
-    """
-    t_stmt = select(
-        Tutor.id,
-        _epoch(db, Tutor.joined_on, is_date=True),
-        Tutor.primary_subject,
-        Tutor.certification_level,
-        Tutor.timezone,
-        Tutor.status,
-        _epoch(db, Tutor.churned_at),
-    )
-    s_start = _epoch(db, TutorSession.scheduled_start)
-    s_stmt = select(
-        TutorSession.id,
-        TutorSession.tutor_id,
-        TutorSession.student_id,
-        TutorSession.subject,
-        s_start,
-        TutorSession.scheduled_minutes,
-        TutorSession.status,
-        TutorSession.cancelled_by,
-        TutorSession.rescheduled_by,
-        TutorSession.is_first_session,
-        cast(TutorSession.student_rating, Float),
-        TutorSession.engagement_score,
-        _epoch(db, TutorSession.actual_start),
-    )
-    e_stmt = select(
-        EngagementEvent.tutor_id,
-        EngagementEvent.event_type,
-        _epoch(db, EngagementEvent.occurred_at),
-    ).where(EngagementEvent.occurred_at < end, EngagementEvent.event_type.in_(USED_EVENT_TYPES))
-    if since is not None:
-        s_stmt = s_stmt.where(TutorSession.scheduled_start >= since)
-        e_stmt = e_stmt.where(EngagementEvent.occurred_at >= (events_since or since))
-    s_stmt = s_stmt.where(TutorSession.scheduled_start < (sessions_until or end))
-    # A fixed row order makes training (negative sampling) identical on every engine.
-    s_stmt = s_stmt.order_by(TutorSession.id)
-    t_stmt = t_stmt.order_by(Tutor.id)
-    if tutor_modulus > 1:
-        t_stmt = t_stmt.where(_sample(Tutor.id, tutor_modulus))
-        s_stmt = s_stmt.where(_sample(TutorSession.tutor_id, tutor_modulus))
-        e_stmt = e_stmt.where(_sample(EngagementEvent.tutor_id, tutor_modulus))
-
-    conn = db.connection()
-    tutors = pd.DataFrame.from_records(
-        conn.execute(t_stmt).all(),
-        columns=[
-            "tutor_id",
-            "joined_ts",
-            "primary_subject",
-            "certification_level",
-            "timezone",
-            "status",
-            "churned_ts",
-        ],
-    )
-    sessions = pd.DataFrame.from_records(
-        conn.execute(s_stmt).all(),
-        columns=[
-            "session_id",
-            "tutor_id",
-            "student_id",
-            "subject",
-            "start_ts",
-            "minutes",
-            "status",
-            "cancelled_by",
-            "rescheduled_by",
-            "is_first",
-            "rating",
-            "engagement",
-            "actual_ts",
-        ],
-    )
-    events = pd.DataFrame.from_records(
-        conn.execute(e_stmt).all(), columns=["tutor_id", "event_type", "ts"]
-    )
-    tutors["joined_ts"] = _seconds(tutors["joined_ts"])
-    tutors["churned_ts"] = _seconds(tutors["churned_ts"])
-    sessions["start_ts"] = _seconds(sessions["start_ts"])
-    sessions["late_s"] = _seconds(sessions["actual_ts"]) - sessions["start_ts"]
-    events["ts"] = _seconds(events["ts"])
-    return Frames(tutors=tutors, sessions=sessions, events=events, end_ts=to_epoch(end))
-
-
-def first_activity(db: Session) -> datetime | None:
-    """The earliest session start (the start of the usable history)."""
-    return db.scalar(select(func.min(TutorSession.scheduled_start)))
 
 
 # --- model versions ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -13,7 +14,9 @@ from sqlalchemy.orm import Session
 from tutorpulse.core import migrate
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement.models import TutorHealth
-from tutorpulse.risk import service
+from tutorpulse.risk import repository, service
+from tutorpulse.risk.features import older_history
+from tutorpulse.risk.frames import to_epoch
 from tutorpulse.risk.models import ModelVersion, SessionRisk
 from tutorpulse.tutors import service as tutors_service
 from tutorpulse.tutors.importer import import_directory
@@ -38,9 +41,30 @@ def _settings() -> Settings:
     return Settings(_env_file=None, risk_noshow_test_windows=4, risk_fairness_min_group=50)  # type: ignore[call-arg]
 
 
+def _assert_sql_aggregates_match_pandas(db: Session) -> None:
+    """Scoring reads the older history as SQL aggregates; training counts rows in pandas."""
+    now_ts = to_epoch(NOW)
+    in_sql = repository.older_history(db, cutoff=now_ts)
+    in_pandas = older_history(repository.load_frames(db, end=NOW), now_ts)
+    counts = in_sql.session_counts
+    for column in ("sessions_365d", "tutor_no_shows_180d", "late_365d", "late_start_365d"):
+        assert counts[column].sum() > 0
+    pd.testing.assert_frame_equal(
+        counts.sort_index(), in_pandas.session_counts.sort_index(), check_names=False
+    )
+    assert len(in_sql.last_login) > 0
+    pd.testing.assert_series_equal(
+        in_sql.last_login.sort_index(),
+        in_pandas.last_login.sort_index(),
+        check_names=False,
+        check_exact=True,
+    )
+
+
 def test_train_activate_score_through_the_database(world_engine: Engine) -> None:
     settings = _settings()
     with Session(world_engine) as db:
+        _assert_sql_aggregates_match_pandas(db)
         # The engagement domain creates tutor_health rows; stand in for it with minimal rows.
         ids = db.scalars(select(Tutor.id)).all()
         db.add_all(TutorHealth(tutor_id=i, as_of=NOW, computed_at=NOW) for i in ids)

@@ -10,6 +10,7 @@ from tests.unit.risk.conftest import world_frames
 from tutorpulse.risk.features import TUTOR_FEATURES, compute_tutor_features
 from tutorpulse.risk.frames import DAY, Frames
 from tutorpulse.risk.noshow import NOSHOW_FEATURES, session_features
+from tutorpulse.risk.reliability import TRAIT_FEATURES
 
 
 def _future_rows(frames: Frames, cutoff: int, rng: np.random.Generator) -> Frames:
@@ -68,7 +69,8 @@ def test_future_rows_change_no_feature(days_before_end: int) -> None:
 
     clean_t = compute_tutor_features(frames, cutoff)
     dirty_t = compute_tutor_features(polluted, cutoff)
-    pd.testing.assert_frame_equal(clean_t[list(TUTOR_FEATURES)], dirty_t[list(TUTOR_FEATURES)])
+    columns = list(TUTOR_FEATURES + TRAIT_FEATURES)
+    pd.testing.assert_frame_equal(clean_t[columns], dirty_t[columns])
 
     # Sessions to score: the original upcoming ones (their outcomes were rewritten).
     upcoming = frames.sessions[

@@ -1,0 +1,126 @@
+"""Scoring with the active models: every at-risk tutor (into tutor_health) and every
+upcoming session (into session_risk). Callers own the transaction; this module flushes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tutorpulse.core.settings import Settings
+from tutorpulse.risk import churn, noshow, registry
+from tutorpulse.risk import repository as repo
+from tutorpulse.risk.explain import explain, risk_level, rows_to_explain
+from tutorpulse.risk.features import EVENT_ROW_DAYS, LOOKBACK_DAYS, compute_tutor_features
+
+# What scoring reads as rows before ``now`` (a day of margin each); anything older only as
+# per-tutor aggregates (``features.OlderHistory``, two grouped queries).
+SCORING_SESSION_DAYS = LOOKBACK_DAYS + 1
+SCORING_EVENT_DAYS = EVENT_ROW_DAYS + 1
+
+
+def thresholds(settings: Settings, target: str) -> tuple[float, float]:
+    if target == churn.TARGET:
+        return settings.risk_churn_medium_threshold, settings.risk_churn_high_threshold
+    return settings.risk_noshow_medium_threshold, settings.risk_noshow_high_threshold
+
+
+@dataclass
+class ScoreSummary:
+    tutors_scored: int
+    tutor_health_updated: int
+    sessions_scored: int
+    churn_version: int | None
+    noshow_version: int | None
+    seconds: dict[str, float]
+
+
+def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary:
+    """Score every at-risk tutor (into tutor_health) and every upcoming session with the
+    active models; a target without an active model is skipped (its scores are cleared)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    until = now + timedelta(days=settings.risk_score_days_ahead)
+    frames = repo.load_frames(
+        db,
+        end=now,
+        since=now - timedelta(days=SCORING_SESSION_DAYS),
+        events_since=now - timedelta(days=SCORING_EVENT_DAYS),
+        sessions_until=until,
+    )
+    timings["load"] = round(time.perf_counter() - t0, 3)
+    now_ts = frames.end_ts
+    older = repo.older_history(db, cutoff=now_ts)
+    timings["load_older"] = round(time.perf_counter() - t0 - timings["load"], 3)
+    t1 = time.perf_counter()
+    feats = compute_tutor_features(frames, now_ts, older=older)
+    timings["features"] = round(time.perf_counter() - t1, 3)
+
+    churn_row = repo.get_active(db, target=churn.TARGET)
+    tutor_rows: list[dict[str, Any]] = []
+    if churn_row is not None and churn_row.artifact is not None:
+        t2 = time.perf_counter()
+        model = registry.load(churn_row.artifact)
+        current = frames.tutors.set_index("tutor_id")["status"].reindex(feats.index)
+        at_risk = feats.loc[
+            (feats["inactive_days"] < settings.churn_inactivity_days).to_numpy()
+            & (current != "churned").to_numpy()
+        ]
+        p = model.predict(at_risk)
+        cut = thresholds(settings, churn.TARGET)
+        drivers = explain(model, at_risk, only=rows_to_explain(model, p, cut[0]))
+        tutor_rows = [
+            {
+                "tid": int(tid),
+                "p": round(float(pi), 6),
+                "level": risk_level(float(pi), cut),
+                "drivers": d,
+                "version": churn_row.id,
+            }
+            for tid, pi, d in zip(at_risk.index, p, drivers, strict=True)
+        ]
+        timings["churn"] = round(time.perf_counter() - t2, 3)
+    t3 = time.perf_counter()
+    updated = repo.write_tutor_scores(db, tutor_rows)
+    timings["write_tutors"] = round(time.perf_counter() - t3, 3)
+
+    ns_row = repo.get_active(db, target=noshow.TARGET)
+    session_rows: list[dict[str, Any]] = []
+    if ns_row is not None and ns_row.artifact is not None:
+        t4 = time.perf_counter()
+        model = registry.load(ns_row.artifact)
+        ss = frames.sessions
+        start = ss["start_ts"].to_numpy()
+        targets = ss.loc[(ss["status"].to_numpy() == "scheduled") & (start >= now_ts)]
+        rows = noshow.session_features(frames, targets, now_ts, feats)
+        p = model.predict(rows)
+        cut = thresholds(settings, noshow.TARGET)
+        drivers = explain(model, rows, only=rows_to_explain(model, p, cut[0]))
+        session_rows = [
+            {
+                "session_id": int(sid),
+                "model_version_id": ns_row.id,
+                "no_show_probability": round(float(pi), 6),
+                "risk_level": risk_level(float(pi), cut),
+                "drivers": d,
+                "scored_at": now,
+            }
+            for sid, pi, d in zip(rows["session_id"], p, drivers, strict=True)
+        ]
+        timings["noshow"] = round(time.perf_counter() - t4, 3)
+    t5 = time.perf_counter()
+    repo.replace_session_risks(db, session_rows)
+    timings["write_sessions"] = round(time.perf_counter() - t5, 3)
+    db.flush()
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    return ScoreSummary(
+        tutors_scored=len(tutor_rows),
+        tutor_health_updated=updated,
+        sessions_scored=len(session_rows),
+        churn_version=churn_row.version if churn_row else None,
+        noshow_version=ns_row.version if ns_row else None,
+        seconds=timings,
+    )
