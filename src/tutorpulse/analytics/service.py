@@ -18,6 +18,7 @@ from tutorpulse.analytics import first_sessions as fs
 from tutorpulse.analytics import performers as pf
 from tutorpulse.analytics import reliability as rl
 from tutorpulse.analytics import repository as repo
+from tutorpulse.analytics import snapshots
 from tutorpulse.analytics.cache import cached
 from tutorpulse.analytics.churn_labels import label_churn
 from tutorpulse.analytics.factors import Comparison
@@ -27,6 +28,18 @@ from tutorpulse.core.errors import Invalid, NotFound
 from tutorpulse.core.settings import Settings
 
 HEATMAP_METRICS = tuple(repo.HEATMAP_VALUES)
+# The default views (what the API and pages ask for without parameters): served from
+# the results ``analytics.warm`` stores (``snapshots``) while those are fresh.
+DEFAULT_THRESHOLD = 0.15
+DEFAULT_DAYS_AHEAD = 7
+DEFAULT_HEATMAP_DAYS = 30
+
+
+def _stored(db: Session, key: str, settings: Settings, now: datetime) -> dict[str, Any] | None:
+    hit: dict[str, Any] | None = snapshots.served(
+        db, key, now=now, refresh_seconds=settings.analytics_cache_seconds
+    )
+    return hit
 
 
 def _bucket(now: datetime, settings: Settings) -> int:
@@ -116,6 +129,8 @@ def get_performers(
     db: Session, *, settings: Settings, now: datetime, subject: str | None, limit: int
 ) -> dict[str, Any]:
     """The star-performer analysis of active tutors (only ``subject``'s if given)."""
+    if subject is None and (hit := _stored(db, "performers", settings, now)) is not None:
+        return snapshots.cut_lists(hit, limit, [("segments", s, "tutors") for s in pf.SEGMENTS])
     return cached(
         db,
         ("performers", subject, limit, _bucket(now, settings)),
@@ -236,6 +251,8 @@ def get_first_sessions(
     db: Session, *, settings: Settings, now: datetime, subject: str | None
 ) -> dict[str, Any]:
     """The first-session analysis (tutors of ``subject`` only if given)."""
+    if subject is None and (hit := _stored(db, "first-sessions", settings, now)) is not None:
+        return hit
     return cached(
         db,
         ("first-sessions", subject, _bucket(now, settings)),
@@ -398,6 +415,13 @@ def _fs_insight(c: Comparison, fdr: float) -> str:
 def get_reliability(
     db: Session, *, settings: Settings, now: datetime, threshold: float, days_ahead: int, limit: int
 ) -> dict[str, Any]:
+    """Reschedules, no-shows, replacements, local-time slots and at-risk tutors."""
+    if (
+        threshold == DEFAULT_THRESHOLD
+        and days_ahead == DEFAULT_DAYS_AHEAD
+        and (hit := _stored(db, "reliability", settings, now)) is not None
+    ):
+        return snapshots.cut_lists(hit, limit, [("atRiskTutors",)])
     return cached(
         db,
         ("reliability", threshold, days_ahead, limit, _bucket(now, settings)),
@@ -493,6 +517,12 @@ def get_heatmap(
     """Mean of ``metric_type`` by local weekday (0 = Sunday) and hour over the last ``days``."""
     if metric_type not in repo.HEATMAP_VALUES:
         raise Invalid.field("metricType", f"must be one of {', '.join(HEATMAP_METRICS)}")
+    if (
+        not tutor_external_id
+        and days == DEFAULT_HEATMAP_DAYS
+        and (hit := _stored(db, f"heatmap:{metric_type}", settings, now)) is not None
+    ):
+        return hit
     tutor_pk = None
     if tutor_external_id:
         tutor_pk = repo.tutor_pk(db, tutor_external_id)

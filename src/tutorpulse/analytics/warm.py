@@ -1,0 +1,86 @@
+"""Compute and store the default view of every analytics endpoint (``analytics.warm``).
+
+Each view is computed live (in-process cache off, so nothing older is re-stored) in
+a read-only session, then stored in a short write transaction of its own; a view
+that fails is reported and the others are still stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tutorpulse.analytics import service, snapshots
+from tutorpulse.analytics import trends_service as trends
+from tutorpulse.core.db import unit_of_work
+from tutorpulse.core.settings import Settings
+
+log = logging.getLogger(__name__)
+View = Callable[[Session], Any]
+
+
+def default_views(settings: Settings, now: datetime) -> dict[str, View]:
+    """Snapshot key → a function computing that view live in the given session."""
+    live = settings.model_copy(update={"analytics_cache_seconds": 0})
+    views: dict[str, View] = {
+        "performers": lambda db: service.get_performers(
+            db, settings=live, now=now, subject=None, limit=snapshots.MAX_LIMIT
+        ),
+        "first-sessions": lambda db: service.get_first_sessions(
+            db, settings=live, now=now, subject=None
+        ),
+        "reliability": lambda db: service.get_reliability(
+            db,
+            settings=live,
+            now=now,
+            threshold=service.DEFAULT_THRESHOLD,
+            days_ahead=service.DEFAULT_DAYS_AHEAD,
+            limit=snapshots.MAX_LIMIT,
+        ),
+    }
+    for metric in service.HEATMAP_METRICS:
+        views[f"heatmap:{metric}"] = lambda db, m=metric: service.get_heatmap(
+            db,
+            settings=live,
+            now=now,
+            metric_type=m,
+            days=service.DEFAULT_HEATMAP_DAYS,
+            tutor_external_id=None,
+        )
+    for params in trends.STORED_VIEWS:
+        key = trends.stored_key(params)
+        assert key is not None
+        views[key] = lambda db, p=params: trends.encode(
+            trends.get_trends(
+                db, params=p, now=now, inactivity_days=settings.churn_inactivity_days
+            )
+        )
+    return views
+
+
+def warm_all(
+    factory: sessionmaker[Session], *, settings: Settings, now: datetime
+) -> dict[str, Any]:
+    """Compute and store every default view; seconds per view and any errors."""
+    seconds: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for key, view in default_views(settings, now).items():
+        t0 = time.perf_counter()
+        try:
+            with unit_of_work(factory) as db:
+                payload = view(db)
+                db.rollback()  # read only: end the snapshot before the write
+            took = time.perf_counter() - t0
+            with unit_of_work(factory, write=True) as db:
+                snapshots.store(db, key, payload, computed_at=now, seconds=took)
+        except Exception as exc:  # one failing view must not stop the others
+            log.exception("analytics.warm: view %s failed", key)
+            errors[key] = f"{type(exc).__name__}: {exc}"[:300]
+            continue
+        seconds[key] = round(took, 3)
+    return {"seconds": seconds, "errors": errors}
