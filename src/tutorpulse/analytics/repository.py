@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, false, func, literal, or_, select
+from sqlalchemy import Float, and_, case, cast, false, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics.common import local_time
+from tutorpulse.core.db import UTCDateTime
 from tutorpulse.engagement.models import EngagementEvent
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
@@ -90,7 +91,8 @@ def tutors(db: Session, *, subject: str | None, active_only: bool) -> pd.DataFra
 def session_aggregates(
     db: Session, *, start: datetime, end: datetime, subject: str | None, active_only: bool
 ) -> pd.DataFrame:
-    """Per-tutor counts and sums over sessions due in [start, end) (status ≠ scheduled)."""
+    """Per-tutor counts and sums over sessions due in [start, end) (status ≠ scheduled),
+    and the start of each tutor's last completed session among them."""
     late = minutes_between(db, S.actual_start, S.scheduled_start)
     cols: list[Any] = [
         S.tutor_id,
@@ -116,6 +118,8 @@ def session_aggregates(
         func.count(S.rebooked).label("rebooked_n"),
         func.sum(case((late > 0, late), else_=0.0)).label("late_sum"),
         func.count(S.actual_start).label("late_n"),
+        func.max(type_coerce(case((S.status == "completed", S.scheduled_start)), UTCDateTime))
+        .label("last_completed"),
     ]
     for name, col in QUALITY_COLUMNS.items():
         cols += [
@@ -241,13 +245,25 @@ def rebooking_by_first_outcome(
     return _frame(db, stmt)
 
 
-def last_completed(db: Session, *, end: datetime) -> pd.DataFrame:
-    """Per tutor, the start of their last completed session before ``end``."""
+def last_completed(
+    db: Session, *, end: datetime, tutor_ids: list[int] | None = None
+) -> pd.DataFrame:
+    """Per tutor (only ``tutor_ids`` if given), the start of their last completed session
+    before ``end``. With ids, the (tutor_id, scheduled_start) index answers it."""
     stmt = (
         select(S.tutor_id, func.max(S.scheduled_start).label("last_completed"))
         .where(S.status == "completed", S.scheduled_start < end)
         .group_by(S.tutor_id)
     )
+    if tutor_ids is not None:
+        if not tutor_ids:
+            return pd.DataFrame(
+                {
+                    "tutor_id": pd.Series(dtype="int64"),
+                    "last_completed": pd.Series(dtype="datetime64[ns, UTC]"),
+                }
+            )
+        stmt = stmt.where(S.tutor_id.in_(tutor_ids))
     return _frame(db, stmt)
 
 

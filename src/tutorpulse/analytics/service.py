@@ -96,6 +96,7 @@ def _active_tutor_metrics(
             db, start=start, end=now, subject=subject, active_only=True
         )
         events = repo.event_aggregates(db, start=start, end=now)
+        sessions = sessions.drop(columns=["last_completed"])
         return pf.tutor_metrics(tutors, sessions, events, now=now.date(), weeks=days / 7)
 
     return cached(
@@ -126,10 +127,19 @@ def _tutor_json(row: Any) -> dict[str, Any]:
 
 
 def get_performers(
-    db: Session, *, settings: Settings, now: datetime, subject: str | None, limit: int
+    db: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    subject: str | None,
+    limit: int,
+    stored: bool = True,
 ) -> dict[str, Any]:
-    """The star-performer analysis of active tutors (only ``subject``'s if given)."""
-    if subject is None and (hit := _stored(db, "performers", settings, now)) is not None:
+    """The star-performer analysis of active tutors (only ``subject``'s if given).
+
+    ``stored=False`` skips the stored default view (``analytics.warm`` computing it).
+    """
+    if stored and subject is None and (hit := _stored(db, "performers", settings, now)) is not None:
         return snapshots.cut_lists(hit, limit, [("segments", s, "tutors") for s in pf.SEGMENTS])
     return cached(
         db,
@@ -248,10 +258,10 @@ def _compute_performers(
 
 
 def get_first_sessions(
-    db: Session, *, settings: Settings, now: datetime, subject: str | None
+    db: Session, *, settings: Settings, now: datetime, subject: str | None, stored: bool = True
 ) -> dict[str, Any]:
     """The first-session analysis (tutors of ``subject`` only if given)."""
-    if subject is None and (hit := _stored(db, "first-sessions", settings, now)) is not None:
+    if stored and subject is None and (hit := _stored(db, "first-sessions", settings, now)) is not None:
         return hit
     return cached(
         db,
@@ -273,6 +283,21 @@ def _cohort_avgs(part: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _last_completed(
+    db: Session, firsts: pd.DataFrame, sessions: pd.DataFrame, *, start: datetime
+) -> pd.DataFrame:
+    """Each analysed tutor's last completed session before the window's end.
+
+    The window's grouped scan (``session_aggregates``) already holds it for tutors with
+    a completed session in the window; only the others (tutors with first sessions but
+    none completed in the window) are looked up before ``start``, by index.
+    """
+    done = sessions.loc[sessions["last_completed"].notna(), ["tutor_id", "last_completed"]]
+    missing = sorted(set(firsts["tutor_id"].astype(int)) - set(done["tutor_id"].astype(int)))
+    earlier = repo.last_completed(db, end=start, tutor_ids=missing)
+    return pd.concat([done, earlier], ignore_index=True) if len(earlier) else done
+
+
 def _compute_first_sessions(
     db: Session, *, settings: Settings, now: datetime, subject: str | None
 ) -> dict[str, Any]:
@@ -287,11 +312,11 @@ def _compute_first_sessions(
     sessions = repo.session_aggregates(db, start=start, end=now, subject=subject, active_only=False)
     labelled = label_churn(
         tutors,
-        repo.last_completed(db, end=now),
+        _last_completed(db, firsts, sessions, start=start),
         now=now,
         inactivity_days=settings.churn_inactivity_days,
     )
-    pop = fs.population(firsts, sessions, labelled, now=now)
+    pop = fs.population(firsts, sessions.drop(columns=["last_completed"]), labelled, now=now)
     observed_weeks = (
         pd.to_datetime(pop["churn_time"], utc=True) - pd.Timestamp(start)
     ).dt.days.clip(lower=7) / 7
@@ -413,11 +438,19 @@ def _fs_insight(c: Comparison, fdr: float) -> str:
 
 
 def get_reliability(
-    db: Session, *, settings: Settings, now: datetime, threshold: float, days_ahead: int, limit: int
+    db: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    threshold: float,
+    days_ahead: int,
+    limit: int,
+    stored: bool = True,
 ) -> dict[str, Any]:
     """Reschedules, no-shows, replacements, local-time slots and at-risk tutors."""
     if (
-        threshold == DEFAULT_THRESHOLD
+        stored
+        and threshold == DEFAULT_THRESHOLD
         and days_ahead == DEFAULT_DAYS_AHEAD
         and (hit := _stored(db, "reliability", settings, now)) is not None
     ):
@@ -513,12 +546,14 @@ def get_heatmap(
     metric_type: str,
     days: int,
     tutor_external_id: str | None,
+    stored: bool = True,
 ) -> dict[str, Any]:
     """Mean of ``metric_type`` by local weekday (0 = Sunday) and hour over the last ``days``."""
     if metric_type not in repo.HEATMAP_VALUES:
         raise Invalid.field("metricType", f"must be one of {', '.join(HEATMAP_METRICS)}")
     if (
-        not tutor_external_id
+        stored
+        and not tutor_external_id
         and days == DEFAULT_HEATMAP_DAYS
         and (hit := _stored(db, f"heatmap:{metric_type}", settings, now)) is not None
     ):

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tutorpulse.analytics import service, snapshots
+from tutorpulse.analytics import cache, service, snapshots
 from tutorpulse.analytics import trends_service as trends
 from tutorpulse.core.db import unit_of_work
 from tutorpulse.core.settings import Settings
@@ -25,14 +25,19 @@ View = Callable[[Session], Any]
 
 
 def default_views(settings: Settings, now: datetime) -> dict[str, View]:
-    """Snapshot key → a function computing that view live in the given session."""
-    live = settings.model_copy(update={"analytics_cache_seconds": 0})
+    """Snapshot key → a function computing that view live in the given session.
+
+    The stored views are skipped (``stored=False``); the in-process cache stays on so
+    performers and reliability share their per-tutor scans (``warm_all`` empties it
+    first, so nothing computed before the run is reused).
+    """
+    live = settings
     views: dict[str, View] = {
         "performers": lambda db: service.get_performers(
-            db, settings=live, now=now, subject=None, limit=snapshots.MAX_LIMIT
+            db, settings=live, now=now, subject=None, limit=snapshots.MAX_LIMIT, stored=False
         ),
         "first-sessions": lambda db: service.get_first_sessions(
-            db, settings=live, now=now, subject=None
+            db, settings=live, now=now, subject=None, stored=False
         ),
         "reliability": lambda db: service.get_reliability(
             db,
@@ -41,6 +46,7 @@ def default_views(settings: Settings, now: datetime) -> dict[str, View]:
             threshold=service.DEFAULT_THRESHOLD,
             days_ahead=service.DEFAULT_DAYS_AHEAD,
             limit=snapshots.MAX_LIMIT,
+            stored=False,
         ),
     }
     for metric in service.HEATMAP_METRICS:
@@ -51,6 +57,7 @@ def default_views(settings: Settings, now: datetime) -> dict[str, View]:
             metric_type=m,
             days=service.DEFAULT_HEATMAP_DAYS,
             tutor_external_id=None,
+            stored=False,
         )
     for params in trends.STORED_VIEWS:
         key = trends.stored_key(params)
@@ -69,6 +76,7 @@ def warm_all(
     """Compute and store every default view; seconds per view and any errors."""
     seconds: dict[str, float] = {}
     errors: dict[str, str] = {}
+    cache.clear()
     for key, view in default_views(settings, now).items():
         t0 = time.perf_counter()
         try:
