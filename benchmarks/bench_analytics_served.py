@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 from fastapi.testclient import TestClient
 
+from tutorpulse.analytics.trends_retention import default_cohort_start
 from tutorpulse.analytics.warm import warm_all
 from tutorpulse.app import create_app
 from tutorpulse.core import auth
@@ -102,12 +103,11 @@ def duckdb_sets(world: Path, now: datetime, settings: Settings) -> dict[str, lis
     first = con.execute(
         f"SELECT min(scheduled_start) FROM read_parquet('{world / 'sessions'}.parquet')"
     ).fetchone()
-    start = first[0] if first else now
-    month = f"{start.year + (start.month == 12):04d}-{start.month % 12 + 1:02d}"
+    month = default_cohort_start(first[0] if first and first[0] else now).isoformat()[:7]
     tq = trends.duckdb_queries(world, now, 30, month)
     out["engagement"] = [tq["engagement"]]
     out["seasonal"] = [tq["seasonal"]]
-    out["cohort"] = [tq["cohort"].replace("s.subject", "t.primary_subject")]
+    out["cohort"] = [tq["cohort"].replace("s.subject", "split_part(t.subjects, ';', 1)")]
     out["retention"] = [tq["retention"]]
     return out
 
