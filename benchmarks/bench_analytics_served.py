@@ -71,7 +71,8 @@ PAGES = {
 
 def _load(name: str) -> Any:
     spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -153,9 +154,7 @@ def main() -> None:
                 password=secrets.token_urlsafe(16),
                 role="viewer",
             )
-            _session, token = auth.start_web_session(
-                db, user=user, now=now, max_age_seconds=86_400
-            )
+            _session, token = auth.start_web_session(db, user=user, now=now, max_age_seconds=86_400)
         app = create_app(settings, engine=engine, clock=clock)
         api = TestClient(app, headers={"Authorization": f"Bearer {api_key}"})
         pages = TestClient(app, cookies={SESSION_COOKIE: token})
@@ -172,7 +171,7 @@ def main() -> None:
         for label, (path, kind) in API.items():
             ok = api.get(path)
             assert ok.status_code == 200, (path, ok.status_code, ok.text[:300])
-            served = timed(lambda path=path: api.get(path), args.repeat)
+            served = timed(lambda path=path, api=api: api.get(path), args.repeat)
             c = cold.get(stored_key[kind], [float("nan")])
             results[(name, label)] = {
                 "served50": pct(served, 50),
@@ -189,7 +188,7 @@ def main() -> None:
         for label, path in PAGES.items():
             ok = pages.get(path)
             assert ok.status_code == 200, (path, ok.status_code)
-            served = timed(lambda path=path: pages.get(path), args.repeat)
+            served = timed(lambda path=path, pages=pages: pages.get(path), args.repeat)
             results[(name, label)] = {"served50": pct(served, 50), "served95": pct(served, 95)}
             print(
                 f"{name:10} {label:20} served p50 {pct(served, 50) * 1000:7.1f} ms "
@@ -201,7 +200,9 @@ def main() -> None:
     base = Settings(_env_file=None)  # type: ignore[call-arg]
     duck: dict[str, tuple[float, float]] = {}
     for kind, sqls in duckdb_sets(args.world, now, base).items():
-        times = timed(lambda sqls=sqls: [con.execute(q).fetchall() for q in sqls], args.duckdb_repeat)
+        times = timed(
+            lambda sqls=sqls: [con.execute(q).fetchall() for q in sqls], args.duckdb_repeat
+        )
         duck[kind] = (pct(times, 50), pct(times, 95))
         print(f"duckdb     {kind:20} p50 {duck[kind][0]:7.3f}s p95 {duck[kind][1]:7.3f}s")
     print(

@@ -118,8 +118,9 @@ def session_aggregates(
         func.count(S.rebooked).label("rebooked_n"),
         func.sum(case((late > 0, late), else_=0.0)).label("late_sum"),
         func.count(S.actual_start).label("late_n"),
-        func.max(type_coerce(case((S.status == "completed", S.scheduled_start)), UTCDateTime))
-        .label("last_completed"),
+        func.max(
+            type_coerce(case((S.status == "completed", S.scheduled_start)), UTCDateTime)
+        ).label("last_completed"),
     ]
     for name, col in QUALITY_COLUMNS.items():
         cols += [

@@ -261,7 +261,11 @@ def get_first_sessions(
     db: Session, *, settings: Settings, now: datetime, subject: str | None, stored: bool = True
 ) -> dict[str, Any]:
     """The first-session analysis (tutors of ``subject`` only if given)."""
-    if stored and subject is None and (hit := _stored(db, "first-sessions", settings, now)) is not None:
+    if (
+        stored
+        and subject is None
+        and (hit := _stored(db, "first-sessions", settings, now)) is not None
+    ):
         return hit
     return cached(
         db,

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     Date,
-    case,
     Integer,
     bindparam,
+    case,
     cast,
     func,
     literal,

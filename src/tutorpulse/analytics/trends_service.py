@@ -103,11 +103,14 @@ def validate(params: TrendParams) -> MetricSpec:
 # default) and the Trends / Retention pages (90 days) ask for by default. The
 # ``analytics.warm`` job stores them; requests for them are served from the stored
 # result while it is fresh (``snapshots``).
-STORED_VIEWS: tuple[TrendParams, ...] = tuple(
-    TrendParams(type=t, days=d, cohort_field="primarySubject" if t == "cohort" else None)
-    for d in (DEFAULT_DAYS, 90)
-    for t in ("engagement", "seasonal", "cohort")
-) + (TrendParams(type="retention", days=DEFAULT_RETENTION_DAYS),)
+STORED_VIEWS: tuple[TrendParams, ...] = (
+    *(
+        TrendParams(type=t, days=d, cohort_field="primarySubject" if t == "cohort" else None)
+        for d in (DEFAULT_DAYS, 90)
+        for t in ("engagement", "seasonal", "cohort")
+    ),
+    TrendParams(type="retention", days=DEFAULT_RETENTION_DAYS),
+)
 _RESPONSES: dict[str, type[TrendsResponse]] = {
     "engagement": EngagementTrends,
     "seasonal": SeasonalTrends,

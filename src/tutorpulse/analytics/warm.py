@@ -50,24 +50,37 @@ def default_views(settings: Settings, now: datetime) -> dict[str, View]:
         ),
     }
     for metric in service.HEATMAP_METRICS:
-        views[f"heatmap:{metric}"] = lambda db, m=metric: service.get_heatmap(
+        views[f"heatmap:{metric}"] = _heatmap_view(live, now, metric)
+    for params in trends.STORED_VIEWS:
+        key = trends.stored_key(params)
+        assert key is not None
+        views[key] = _trends_view(settings, now, params)
+    return views
+
+
+def _heatmap_view(settings: Settings, now: datetime, metric: str) -> View:
+    def view(db: Session) -> Any:
+        return service.get_heatmap(
             db,
-            settings=live,
+            settings=settings,
             now=now,
-            metric_type=m,
+            metric_type=metric,
             days=service.DEFAULT_HEATMAP_DAYS,
             tutor_external_id=None,
             stored=False,
         )
-    for params in trends.STORED_VIEWS:
-        key = trends.stored_key(params)
-        assert key is not None
-        views[key] = lambda db, p=params: trends.encode(
-            trends.get_trends(
-                db, params=p, now=now, inactivity_days=settings.churn_inactivity_days
-            )
+
+    return view
+
+
+def _trends_view(settings: Settings, now: datetime, params: trends.TrendParams) -> View:
+    def view(db: Session) -> Any:
+        result = trends.get_trends(
+            db, params=params, now=now, inactivity_days=settings.churn_inactivity_days
         )
-    return views
+        return trends.encode(result)
+
+    return view
 
 
 def warm_all(

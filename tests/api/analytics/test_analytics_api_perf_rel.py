@@ -260,7 +260,8 @@ def test_default_views_are_served_from_what_analytics_warm_stored(
         heat = reader.get("/api/analytics/heatmap").json()
         retention = reader.get("/api/analytics/trends", params={"type": "retention"}).json()
         stored = stored_rows.load(db, "trends:retention:180:-")
-        assert stored is not None and retention == stored[1]
+        assert stored is not None
+        assert retention == stored[1]
         full = reader.get("/api/analytics/performers", params={"limit": 500}).json()
         one = reader.get("/api/analytics/performers", params={"limit": 1}).json()
         assert len(full["segments"]["average"]["tutors"]) > 1

@@ -59,7 +59,8 @@ def test_rollup_retention_agrees_with_raw_and_is_used_once_rollups_are_current(
 
     assert [c.cohort for c in auto.cohorts] == [c.cohort for c in raw.cohorts]
     assert sum(c.size for c in raw.cohorts) > 200
-    assert raw.overall is not None and auto.overall is not None
+    assert raw.overall is not None
+    assert auto.overall is not None
     assert auto.overall.lost == pytest.approx(raw.overall.lost, rel=0.05)
     for a, r in zip(auto.cohorts, raw.cohorts, strict=True):
         assert a.size == r.size
