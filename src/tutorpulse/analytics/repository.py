@@ -12,7 +12,20 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, false, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics.common import local_time
@@ -173,12 +186,20 @@ def event_aggregates(db: Session, *, start: datetime, end: datetime) -> pd.DataF
     return _frame(db, stmt)
 
 
-def _first_due(start: datetime, end: datetime) -> Any:
+def _first_due(db: Session, start: datetime, end: datetime) -> Any:
+    # ``== true()`` (not ``IS true``): spelled like the partial index
+    # ``ix_tutor_session_first``'s predicate, so the planners can use that index. On
+    # SQLite the start time goes behind a unary ``+`` as well, or the planner prefers the
+    # (tutor_id, scheduled_start) index and visits every session of the window (3.6 s
+    # instead of 0.5 s on a 20,000-tutor world).
+    starts: Any = S.scheduled_start
+    if db.get_bind().dialect.name == "sqlite":
+        starts = type_coerce(literal_column("+tutor_session.scheduled_start"), UTCDateTime)
     return and_(
-        S.is_first_session.is_(True),
+        S.is_first_session == true(),
         S.status.in_(("completed", "tutor_no_show")),
-        S.scheduled_start >= start,
-        S.scheduled_start < end,
+        starts >= start,
+        starts < end,
     )
 
 
@@ -207,7 +228,10 @@ def first_session_aggregates(
     for name, col in QUALITY_COLUMNS.items():
         cols.append(func.avg(_num(col)).label(f"first_{name}"))
     stmt = (
-        select(*cols).join(T, T.id == S.tutor_id).where(_first_due(start, end)).group_by(S.tutor_id)
+        select(*cols)
+        .join(T, T.id == S.tutor_id)
+        .where(_first_due(db, start, end))
+        .group_by(S.tutor_id)
     )
     if subject:
         stmt = stmt.where(T.primary_subject == subject)
@@ -218,7 +242,9 @@ def failed_first_sessions(
     db: Session, *, start: datetime, end: datetime, rating_max: int
 ) -> pd.DataFrame:
     """(tutor_id, scheduled_start) of every failed first session in [start, end)."""
-    stmt = select(S.tutor_id, S.scheduled_start).where(_first_due(start, end), _failed(rating_max))
+    stmt = select(S.tutor_id, S.scheduled_start).where(
+        _first_due(db, start, end), _failed(rating_max)
+    )
     return _frame(db, stmt)
 
 
@@ -235,7 +261,7 @@ def rebooking_by_first_outcome(
         )
         .join(T, T.id == S.tutor_id)
         .where(
-            _first_due(start, end),
+            _first_due(db, start, end),
             S.status == "completed",
             S.student_rating.is_not(None),
         )
