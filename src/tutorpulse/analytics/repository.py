@@ -170,6 +170,12 @@ def event_aggregates(db: Session, *, start: datetime, end: datetime) -> pd.DataF
     the (event_type, occurred_at) index answer it instead of scanning every event.
     """
     ev = EngagementEvent
+    group: Any = ev.tutor_id
+    if db.get_bind().dialect.name == "sqlite":
+        # Grouping by the bare column makes SQLite walk the (tutor_id, occurred_at) index
+        # for its order and look up every event of the window; behind a unary + it uses
+        # the (event_type, occurred_at) index and sorts (2.6 s instead of 5.1 s, 20k world).
+        group = literal_column("+engagement_event.tutor_id")
     stmt = (
         select(
             ev.tutor_id,
@@ -181,7 +187,7 @@ def event_aggregates(db: Session, *, start: datetime, end: datetime) -> pd.DataF
             ev.occurred_at >= start,
             ev.occurred_at < end,
         )
-        .group_by(ev.tutor_id)
+        .group_by(group)
     )
     return _frame(db, stmt)
 
