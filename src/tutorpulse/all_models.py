@@ -1,6 +1,7 @@
 """Import every domain's models so the metadata is complete (Alembic, tests)."""
 
 from tutorpulse.alerts import models as alerts_models
+from tutorpulse.analytics import models as analytics_models
 from tutorpulse.core import models as core_models
 from tutorpulse.core.db import Base
 from tutorpulse.email import models as email_models
@@ -16,6 +17,7 @@ metadata = Base.metadata
 
 __all__ = [
     "alerts_models",
+    "analytics_models",
     "core_models",
     "email_models",
     "engagement_models",

@@ -134,19 +134,33 @@ def cox_episodes(
     if not f.empty:
         fj = f["tutor_id"].map(joined_by_id)
         f["t"] = (pd.to_datetime(f["scheduled_start"], utc=True) - fj).dt.total_seconds() / 86400
-        spans: Any = base.set_index("id")
-        # One pass per tutor with a failed first session (a minority), not one query each.
-        for tid, grp in f.sort_values("t").groupby("tutor_id"):
-            b = spans.loc[tid]
+        # One pass per tutor with a failed first session (a minority), not one query each;
+        # plain arrays and a dict, as a pandas look-up per tutor cost seconds.
+        spans = {
+            int(i): (float(s), float(e), int(ev), float(v))
+            for i, s, e, ev, v in zip(
+                base["id"], base["start"], base["stop"], base["event"], base["log_volume"],
+                strict=True,
+            )
+        }  # fmt: skip
+        order = f.sort_values(["tutor_id", "t"], kind="stable")
+        tids = order["tutor_id"].to_numpy()
+        times = order["t"].to_numpy(dtype=float)
+        bounds = np.flatnonzero(tids[1:] != tids[:-1]) + 1
+        for first, last in zip(
+            np.concatenate(([0], bounds)), np.concatenate((bounds, [tids.size])), strict=True
+        ):
+            tid = int(tids[first])
+            b_start, b_stop, b_event, b_volume = spans[tid]
             cuts: list[tuple[float, float]] = []
-            for t in grp["t"]:
+            for t in times[first:last]:
                 lo, hi = t + lag_days, t + lag_days + exposure_days
                 if cuts and lo <= cuts[-1][1]:
                     cuts[-1] = (cuts[-1][0], max(cuts[-1][1], hi))
                 else:
                     cuts.append((lo, hi))
             points = sorted(
-                {b["start"], b["stop"]} | {x for c in cuts for x in c if b["start"] < x < b["stop"]}
+                {b_start, b_stop} | {x for c in cuts for x in c if b_start < x < b_stop}
             )
             for s, e in itertools.pairwise(points):
                 mid = (s + e) / 2
@@ -155,12 +169,12 @@ def cox_episodes(
                         "id": tid,
                         "start": s,
                         "stop": e,
-                        "event": int(b["event"]) if e == b["stop"] else 0,
-                        "log_volume": b["log_volume"],
+                        "event": b_event if e == b_stop else 0,
+                        "log_volume": b_volume,
                         "exposed": float(any(lo <= mid < hi for lo, hi in cuts)),
                     }
                 )
-            exposed_ids.add(int(tid))  # type: ignore[arg-type]
+            exposed_ids.add(tid)
     plain = base[~base["id"].isin(exposed_ids)].assign(exposed=0.0)
     return pd.concat([plain, pd.DataFrame(rows, columns=plain.columns)], ignore_index=True)
 

@@ -1,50 +1,32 @@
 """Analytics jobs. Shared by both analytics halves: add jobs here, keep others' intact.
 
-``analytics.warm`` (performers / first sessions / reliability / heatmap half) fills the
-in-process result cache with the default views, so dashboard requests within the
-cache lifetime are served from memory. It only helps the process that runs it: the
-embedded scheduler of ``tutorpulse serve``. Every five minutes by default, which with
-the default ``TUTORPULSE_ANALYTICS_CACHE_SECONDS`` (300) renews each entry just after
-its cache bucket starts.
+``analytics.warm`` computes the default view of every analytics endpoint (performers,
+first sessions, reliability, the heatmaps, and the trends views in
+``trends_service.STORED_VIEWS``) and stores it in ``analytics_snapshot``; requests
+for those views, in any process, are served from the stored result while it is at
+most two refresh intervals (``TUTORPULSE_ANALYTICS_CACHE_SECONDS``, 300 s) old. Runs
+every five minutes by default, matching that interval.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from tutorpulse.analytics import service
-from tutorpulse.core.db import unit_of_work
+from tutorpulse.analytics.warm import warm_all
 from tutorpulse.core.jobs import JobContext, job
 
 
 @job(
     "analytics.warm",
     description=(
-        "Compute the default star-performer, first-session, reliability and heatmap views "
-        "into the in-process analytics cache (useful inside `tutorpulse serve`)."
+        "Compute and store the default analytics views (performers, first sessions, "
+        "reliability, heatmaps, trends and retention) that requests are served from."
     ),
     default_cron="*/5 * * * *",
-    lock_ttl_seconds=900,
+    lock_ttl_seconds=1800,
 )
 def warm(context: JobContext) -> dict[str, Any]:
-    settings, now = context.settings, context.clock.now()
+    settings = context.settings
     if settings.analytics_cache_seconds <= 0:
         return {"skipped": "analytics cache disabled"}
-    seconds: dict[str, float] = {}
-    with unit_of_work(context.session_factory) as db:
-        for name, fn in (
-            ("performers", lambda: service.get_performers(
-                db, settings=settings, now=now, subject=None, limit=50)),
-            ("first-sessions", lambda: service.get_first_sessions(
-                db, settings=settings, now=now, subject=None)),
-            ("reliability", lambda: service.get_reliability(
-                db, settings=settings, now=now, threshold=0.15, days_ahead=7, limit=50)),
-            ("heatmap", lambda: service.get_heatmap(
-                db, settings=settings, now=now, metric_type="engagement", days=30,
-                tutor_external_id=None)),
-        ):  # fmt: skip
-            t0 = time.perf_counter()
-            fn()
-            seconds[name] = round(time.perf_counter() - t0, 3)
-    return {"seconds": seconds}
+    return warm_all(context.session_factory, settings=settings, now=context.clock.now())

@@ -12,10 +12,24 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, false, func, literal, or_, select
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics.common import local_time
+from tutorpulse.core.db import UTCDateTime
 from tutorpulse.engagement.models import EngagementEvent
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
@@ -90,7 +104,8 @@ def tutors(db: Session, *, subject: str | None, active_only: bool) -> pd.DataFra
 def session_aggregates(
     db: Session, *, start: datetime, end: datetime, subject: str | None, active_only: bool
 ) -> pd.DataFrame:
-    """Per-tutor counts and sums over sessions due in [start, end) (status ≠ scheduled)."""
+    """Per-tutor counts and sums over sessions due in [start, end) (status ≠ scheduled),
+    and the start of each tutor's last completed session among them."""
     late = minutes_between(db, S.actual_start, S.scheduled_start)
     cols: list[Any] = [
         S.tutor_id,
@@ -116,6 +131,9 @@ def session_aggregates(
         func.count(S.rebooked).label("rebooked_n"),
         func.sum(case((late > 0, late), else_=0.0)).label("late_sum"),
         func.count(S.actual_start).label("late_n"),
+        func.max(
+            type_coerce(case((S.status == "completed", S.scheduled_start)), UTCDateTime)
+        ).label("last_completed"),
     ]
     for name, col in QUALITY_COLUMNS.items():
         cols += [
@@ -152,6 +170,12 @@ def event_aggregates(db: Session, *, start: datetime, end: datetime) -> pd.DataF
     the (event_type, occurred_at) index answer it instead of scanning every event.
     """
     ev = EngagementEvent
+    group: Any = ev.tutor_id
+    if db.get_bind().dialect.name == "sqlite":
+        # Grouping by the bare column makes SQLite walk the (tutor_id, occurred_at) index
+        # for its order and look up every event of the window; behind a unary + it uses
+        # the (event_type, occurred_at) index and sorts (2.6 s instead of 5.1 s, 20k world).
+        group = literal_column("+engagement_event.tutor_id")
     stmt = (
         select(
             ev.tutor_id,
@@ -163,17 +187,25 @@ def event_aggregates(db: Session, *, start: datetime, end: datetime) -> pd.DataF
             ev.occurred_at >= start,
             ev.occurred_at < end,
         )
-        .group_by(ev.tutor_id)
+        .group_by(group)
     )
     return _frame(db, stmt)
 
 
-def _first_due(start: datetime, end: datetime) -> Any:
+def _first_due(db: Session, start: datetime, end: datetime) -> Any:
+    # ``== true()`` (not ``IS true``): spelled like the partial index
+    # ``ix_tutor_session_first``'s predicate, so the planners can use that index. On
+    # SQLite the start time goes behind a unary ``+`` as well, or the planner prefers the
+    # (tutor_id, scheduled_start) index and visits every session of the window (3.6 s
+    # instead of 0.5 s on a 20,000-tutor world).
+    starts: Any = S.scheduled_start
+    if db.get_bind().dialect.name == "sqlite":
+        starts = type_coerce(literal_column("+tutor_session.scheduled_start"), UTCDateTime)
     return and_(
-        S.is_first_session.is_(True),
+        S.is_first_session == true(),
         S.status.in_(("completed", "tutor_no_show")),
-        S.scheduled_start >= start,
-        S.scheduled_start < end,
+        starts >= start,
+        starts < end,
     )
 
 
@@ -202,7 +234,10 @@ def first_session_aggregates(
     for name, col in QUALITY_COLUMNS.items():
         cols.append(func.avg(_num(col)).label(f"first_{name}"))
     stmt = (
-        select(*cols).join(T, T.id == S.tutor_id).where(_first_due(start, end)).group_by(S.tutor_id)
+        select(*cols)
+        .join(T, T.id == S.tutor_id)
+        .where(_first_due(db, start, end))
+        .group_by(S.tutor_id)
     )
     if subject:
         stmt = stmt.where(T.primary_subject == subject)
@@ -213,7 +248,9 @@ def failed_first_sessions(
     db: Session, *, start: datetime, end: datetime, rating_max: int
 ) -> pd.DataFrame:
     """(tutor_id, scheduled_start) of every failed first session in [start, end)."""
-    stmt = select(S.tutor_id, S.scheduled_start).where(_first_due(start, end), _failed(rating_max))
+    stmt = select(S.tutor_id, S.scheduled_start).where(
+        _first_due(db, start, end), _failed(rating_max)
+    )
     return _frame(db, stmt)
 
 
@@ -230,7 +267,7 @@ def rebooking_by_first_outcome(
         )
         .join(T, T.id == S.tutor_id)
         .where(
-            _first_due(start, end),
+            _first_due(db, start, end),
             S.status == "completed",
             S.student_rating.is_not(None),
         )
@@ -241,13 +278,25 @@ def rebooking_by_first_outcome(
     return _frame(db, stmt)
 
 
-def last_completed(db: Session, *, end: datetime) -> pd.DataFrame:
-    """Per tutor, the start of their last completed session before ``end``."""
+def last_completed(
+    db: Session, *, end: datetime, tutor_ids: list[int] | None = None
+) -> pd.DataFrame:
+    """Per tutor (only ``tutor_ids`` if given), the start of their last completed session
+    before ``end``. With ids, the (tutor_id, scheduled_start) index answers it."""
     stmt = (
         select(S.tutor_id, func.max(S.scheduled_start).label("last_completed"))
         .where(S.status == "completed", S.scheduled_start < end)
         .group_by(S.tutor_id)
     )
+    if tutor_ids is not None:
+        if not tutor_ids:
+            return pd.DataFrame(
+                {
+                    "tutor_id": pd.Series(dtype="int64"),
+                    "last_completed": pd.Series(dtype="datetime64[ns, UTC]"),
+                }
+            )
+        stmt = stmt.where(S.tutor_id.in_(tutor_ids))
     return _frame(db, stmt)
 
 

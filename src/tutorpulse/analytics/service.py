@@ -18,6 +18,7 @@ from tutorpulse.analytics import first_sessions as fs
 from tutorpulse.analytics import performers as pf
 from tutorpulse.analytics import reliability as rl
 from tutorpulse.analytics import repository as repo
+from tutorpulse.analytics import snapshots
 from tutorpulse.analytics.cache import cached
 from tutorpulse.analytics.churn_labels import label_churn
 from tutorpulse.analytics.factors import Comparison
@@ -27,6 +28,18 @@ from tutorpulse.core.errors import Invalid, NotFound
 from tutorpulse.core.settings import Settings
 
 HEATMAP_METRICS = tuple(repo.HEATMAP_VALUES)
+# The default views (what the API and pages ask for without parameters): served from
+# the results ``analytics.warm`` stores (``snapshots``) while those are fresh.
+DEFAULT_THRESHOLD = 0.15
+DEFAULT_DAYS_AHEAD = 7
+DEFAULT_HEATMAP_DAYS = 30
+
+
+def _stored(db: Session, key: str, settings: Settings, now: datetime) -> dict[str, Any] | None:
+    hit: dict[str, Any] | None = snapshots.served(
+        db, key, now=now, refresh_seconds=settings.analytics_cache_seconds
+    )
+    return hit
 
 
 def _bucket(now: datetime, settings: Settings) -> int:
@@ -83,6 +96,7 @@ def _active_tutor_metrics(
             db, start=start, end=now, subject=subject, active_only=True
         )
         events = repo.event_aggregates(db, start=start, end=now)
+        sessions = sessions.drop(columns=["last_completed"])
         return pf.tutor_metrics(tutors, sessions, events, now=now.date(), weeks=days / 7)
 
     return cached(
@@ -113,9 +127,20 @@ def _tutor_json(row: Any) -> dict[str, Any]:
 
 
 def get_performers(
-    db: Session, *, settings: Settings, now: datetime, subject: str | None, limit: int
+    db: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    subject: str | None,
+    limit: int,
+    stored: bool = True,
 ) -> dict[str, Any]:
-    """The star-performer analysis of active tutors (only ``subject``'s if given)."""
+    """The star-performer analysis of active tutors (only ``subject``'s if given).
+
+    ``stored=False`` skips the stored default view (``analytics.warm`` computing it).
+    """
+    if stored and subject is None and (hit := _stored(db, "performers", settings, now)) is not None:
+        return snapshots.cut_lists(hit, limit, [("segments", s, "tutors") for s in pf.SEGMENTS])
     return cached(
         db,
         ("performers", subject, limit, _bucket(now, settings)),
@@ -233,9 +258,15 @@ def _compute_performers(
 
 
 def get_first_sessions(
-    db: Session, *, settings: Settings, now: datetime, subject: str | None
+    db: Session, *, settings: Settings, now: datetime, subject: str | None, stored: bool = True
 ) -> dict[str, Any]:
     """The first-session analysis (tutors of ``subject`` only if given)."""
+    if (
+        stored
+        and subject is None
+        and (hit := _stored(db, "first-sessions", settings, now)) is not None
+    ):
+        return hit
     return cached(
         db,
         ("first-sessions", subject, _bucket(now, settings)),
@@ -256,6 +287,21 @@ def _cohort_avgs(part: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _last_completed(
+    db: Session, firsts: pd.DataFrame, sessions: pd.DataFrame, *, start: datetime
+) -> pd.DataFrame:
+    """Each analysed tutor's last completed session before the window's end.
+
+    The window's grouped scan (``session_aggregates``) already holds it for tutors with
+    a completed session in the window; only the others (tutors with first sessions but
+    none completed in the window) are looked up before ``start``, by index.
+    """
+    done = sessions.loc[sessions["last_completed"].notna(), ["tutor_id", "last_completed"]]
+    missing = sorted(set(firsts["tutor_id"].astype(int)) - set(done["tutor_id"].astype(int)))
+    earlier = repo.last_completed(db, end=start, tutor_ids=missing)
+    return pd.concat([done, earlier], ignore_index=True) if len(earlier) else done
+
+
 def _compute_first_sessions(
     db: Session, *, settings: Settings, now: datetime, subject: str | None
 ) -> dict[str, Any]:
@@ -270,11 +316,11 @@ def _compute_first_sessions(
     sessions = repo.session_aggregates(db, start=start, end=now, subject=subject, active_only=False)
     labelled = label_churn(
         tutors,
-        repo.last_completed(db, end=now),
+        _last_completed(db, firsts, sessions, start=start),
         now=now,
         inactivity_days=settings.churn_inactivity_days,
     )
-    pop = fs.population(firsts, sessions, labelled, now=now)
+    pop = fs.population(firsts, sessions.drop(columns=["last_completed"]), labelled, now=now)
     observed_weeks = (
         pd.to_datetime(pop["churn_time"], utc=True) - pd.Timestamp(start)
     ).dt.days.clip(lower=7) / 7
@@ -396,8 +442,23 @@ def _fs_insight(c: Comparison, fdr: float) -> str:
 
 
 def get_reliability(
-    db: Session, *, settings: Settings, now: datetime, threshold: float, days_ahead: int, limit: int
+    db: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    threshold: float,
+    days_ahead: int,
+    limit: int,
+    stored: bool = True,
 ) -> dict[str, Any]:
+    """Reschedules, no-shows, replacements, local-time slots and at-risk tutors."""
+    if (
+        stored
+        and threshold == DEFAULT_THRESHOLD
+        and days_ahead == DEFAULT_DAYS_AHEAD
+        and (hit := _stored(db, "reliability", settings, now)) is not None
+    ):
+        return snapshots.cut_lists(hit, limit, [("atRiskTutors",)])
     return cached(
         db,
         ("reliability", threshold, days_ahead, limit, _bucket(now, settings)),
@@ -489,10 +550,18 @@ def get_heatmap(
     metric_type: str,
     days: int,
     tutor_external_id: str | None,
+    stored: bool = True,
 ) -> dict[str, Any]:
     """Mean of ``metric_type`` by local weekday (0 = Sunday) and hour over the last ``days``."""
     if metric_type not in repo.HEATMAP_VALUES:
         raise Invalid.field("metricType", f"must be one of {', '.join(HEATMAP_METRICS)}")
+    if (
+        stored
+        and not tutor_external_id
+        and days == DEFAULT_HEATMAP_DAYS
+        and (hit := _stored(db, f"heatmap:{metric_type}", settings, now)) is not None
+    ):
+        return hit
     tutor_pk = None
     if tutor_external_id:
         tutor_pk = repo.tutor_pk(db, tutor_external_id)

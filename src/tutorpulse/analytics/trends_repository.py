@@ -23,6 +23,7 @@ from sqlalchemy import (
     Date,
     Integer,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from tutorpulse.analytics.common import local_time, parse_day
 from tutorpulse.analytics.trends_metrics import MetricSpec
 from tutorpulse.core.db import UTCDateTime
-from tutorpulse.engagement.models import EngagementEvent, TutorHealth
+from tutorpulse.engagement.models import EngagementEvent, TutorDaily, TutorDirty, TutorHealth
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
 from tutorpulse.tutors.vocabulary import EVENT_TYPES
@@ -366,6 +367,137 @@ def period_activity(
         "e",
     )
     pairs = union(sessions, logins).subquery("pairs")
+    month = _month_of(db, Tutor.joined_on)
+    query = (
+        select(month.label("cohort"), pairs.c.period, func.count().label("active"))
+        .select_from(pairs)
+        .join(Tutor, Tutor.id == pairs.c.tutor_id)
+        .group_by(month, pairs.c.period)
+    )
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in db.execute(query)]
+
+
+# --- retention from the engagement rollups ---------------------------------------------
+
+
+def rollups_cover(db: Session, *, through: date) -> bool:
+    """Whether ``tutor_daily`` / ``tutor_health`` are current for every day up to ``through``.
+
+    True when the rollups hold rows and no tutor waits for a refresh from a day at or
+    before ``through`` (``tutor_dirty.from_day``; ingestion marks a tutor dirty from
+    the day of its new rows). Two index look-ups.
+    """
+    row = db.execute(
+        select(
+            select(TutorDaily.tutor_id).limit(1).scalar_subquery(),
+            select(func.min(TutorDirty.from_day)).scalar_subquery(),
+        )
+    ).one()
+    if row[0] is None:
+        return False
+    pending = row[1]
+    if isinstance(pending, str):
+        pending = date.fromisoformat(pending)
+    return pending is None or pending > through
+
+
+def tutor_lifetimes_from_rollups(
+    db: Session, *, joined_from: date, joined_to: date, until: date
+) -> Lifetimes:
+    """As ``tutor_lifetimes``, with the last completed session's *local day* (at 00:00 UTC)
+    read from ``tutor_daily`` (one grouped scan of the rollup, not of the sessions)."""
+    last_day = (
+        select(
+            TutorDaily.tutor_id.label("tutor_id"),
+            func.max(TutorDaily.day).label("last_day"),
+        )
+        .join(Tutor, Tutor.id == TutorDaily.tutor_id)
+        .where(
+            TutorDaily.sessions_completed > 0,
+            TutorDaily.day < bindparam("lr_until", until),
+            Tutor.joined_on >= bindparam("lr_from_s", joined_from),
+            Tutor.joined_on <= bindparam("lr_to_s", joined_to),
+        )
+        .group_by(TutorDaily.tutor_id)
+        .subquery("last_day")
+    )
+    query = (
+        select(
+            Tutor.id,
+            Tutor.joined_on,
+            Tutor.status,
+            Tutor.churned_at,
+            last_day.c.last_day,
+            Tutor.last_login_at,
+        )
+        .outerjoin(last_day, last_day.c.tutor_id == Tutor.id)
+        .where(
+            Tutor.joined_on >= bindparam("lr_from", joined_from),
+            Tutor.joined_on <= bindparam("lr_to", joined_to),
+        )
+        .order_by(Tutor.id)
+    )
+    rows = db.execute(query).all()
+
+    def midnight(day: Any) -> datetime | None:
+        if day is None:
+            return None
+        return datetime.combine(parse_day(day), datetime.min.time(), UTC)
+
+    return Lifetimes(
+        tutor_ids=[r[0] for r in rows],
+        joined_on=[r[1] for r in rows],
+        status=[r[2] for r in rows],
+        churned_at=[r[3] for r in rows],
+        last_completed=[midnight(r[4]) for r in rows],
+        last_login=[r[5] for r in rows],
+    )
+
+
+def period_activity_from_rollups(
+    db: Session,
+    *,
+    joined_from: date,
+    joined_to: date,
+    until: date,
+    period_days: int,
+    periods: int,
+) -> list[tuple[str, int, int]]:
+    """As ``period_activity``, from ``tutor_daily``: a tutor is active in period p with a
+    local day in it that has a login or a completed session. Days since joining are
+    whole local days (``day − joined_on``; the local day before ``joined_on`` is day 0),
+    so no time-zone arithmetic runs in SQL."""
+    if db.get_bind().dialect.name == "postgresql":
+        since: Any = TutorDaily.day - Tutor.joined_on
+        elapsed: Any = bindparam("pr_end", until) - Tutor.joined_on
+    else:
+        since = cast(func.julianday(TutorDaily.day) - func.julianday(Tutor.joined_on), Integer)
+        elapsed = cast(
+            func.julianday(bindparam("pr_end", until.isoformat()))
+            - func.julianday(Tutor.joined_on),
+            Integer,
+        )
+    length: Any = bindparam("pr_len", period_days)
+    # ``joined_on`` is a date without a zone (the raw path reads it as UTC midnight): a
+    # tutor west of UTC whose first activity falls on the local day before it counts
+    # that day as day 0, as the raw path does.
+    day_no = case((since < 0, 0), else_=since)
+    period = day_no // length
+    pairs = (
+        select(TutorDaily.tutor_id.label("tutor_id"), period.label("period"))
+        .join(Tutor, Tutor.id == TutorDaily.tutor_id)
+        .where(
+            (TutorDaily.logins > 0) | (TutorDaily.sessions_completed > 0),
+            Tutor.joined_on >= bindparam("pr_from", joined_from),
+            Tutor.joined_on <= bindparam("pr_to", joined_to),
+            since >= -1,
+            TutorDaily.day < bindparam("pr_until", until),
+            day_no < bindparam("pr_max", period_days * periods),
+            (period + 1) * length <= elapsed,
+        )
+        .distinct()
+        .subquery("pairs")
+    )
     month = _month_of(db, Tutor.joined_on)
     query = (
         select(month.label("cohort"), pairs.c.period, func.count().label("active"))

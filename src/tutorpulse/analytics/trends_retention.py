@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     from tutorpulse.analytics.trends_service import TrendParams
 
 SURVIVAL_DAYS = (30, 60, 90, 180)
+Source = Literal["auto", "raw", "rollups"]
+ROLLUP_NOTE = (
+    " Activity is read from the daily rollups (tutor_daily): the last completed session"
+    " and the matrix periods count whole tutor-local days."
+)
 ALPHA = 0.05
 MATRIX_PERIODS = {"week": 7, "month": 30}
 
@@ -103,7 +108,14 @@ def retention(
     bounds: repo.DataBounds,
     now: datetime,
     inactivity_days: int,
+    source: Source = "auto",
 ) -> RetentionTrends:
+    """Kaplan–Meier by join month and the cohort × period matrix.
+
+    ``source="auto"`` reads the engagement rollups when they are current up to the
+    day before the data ends (``trends_repository.rollups_cover``), else the raw
+    sessions and logins; ``raw`` / ``rollups`` force one.
+    """
     horizon = params.window_days
     period_days = MATRIX_PERIODS[params.matrix_period]
     periods = math.ceil(horizon / period_days)
@@ -126,7 +138,15 @@ def retention(
     empty = empty.model_copy(update={"cohort_start_date": start})
     if joined_to < start:
         return empty
-    life = repo.tutor_lifetimes(db, joined_from=start, joined_to=joined_to, until=end)
+    use_rollups = source == "rollups" or (
+        source == "auto" and repo.rollups_cover(db, through=end.date() - timedelta(days=1))
+    )
+    if use_rollups:
+        life = repo.tutor_lifetimes_from_rollups(
+            db, joined_from=start, joined_to=joined_to, until=end.date()
+        )
+    else:
+        life = repo.tutor_lifetimes(db, joined_from=start, joined_to=joined_to, until=end)
     if not life.tutor_ids:
         return empty
     tutors = pd.DataFrame(
@@ -174,9 +194,17 @@ def retention(
         done = elapsed >= (p + 1) * period_days
         for name, count in Counter(cohort[done].tolist()).items():
             eligible[(name, p)] = count
-    active = {
-        (c, p): n
-        for c, p, n in repo.period_activity(
+    if use_rollups:
+        cells = repo.period_activity_from_rollups(
+            db,
+            joined_from=start,
+            joined_to=joined_to,
+            until=end.date(),
+            period_days=period_days,
+            periods=periods,
+        )
+    else:
+        cells = repo.period_activity(
             db,
             joined_from=start,
             joined_to=joined_to,
@@ -184,14 +212,14 @@ def retention(
             period_days=period_days,
             periods=periods,
         )
-    }
+    active = {(c, p): n for c, p, n in cells}
     sizes = Counter(by_id.values())
     rows = survival.activity_matrix(names, sizes, periods, active, eligible)
     return RetentionTrends(
         as_of=end,
         cohort_start_date=start,
         horizon_days=horizon,
-        definition=definition(inactivity_days),
+        definition=definition(inactivity_days) + (ROLLUP_NOTE if use_rollups else ""),
         overall=_curve("all", overall_km, horizon),
         cohorts=curves,
         log_rank=LogRankOut(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from tutorpulse.analytics import snapshots
 from tutorpulse.analytics import timeseries as ts
 from tutorpulse.analytics import trends_breakdowns as breakdowns
 from tutorpulse.analytics import trends_repository as repo
@@ -24,8 +25,11 @@ from tutorpulse.analytics.trends_retention import MATRIX_PERIODS, data_end, rete
 from tutorpulse.analytics.trends_schemas import (
     AnomalyMethod,
     AnomalyOut,
+    CohortTrends,
     DataPoint,
     EngagementTrends,
+    RetentionTrends,
+    SeasonalTrends,
     SeriesSummary,
     TrendsResponse,
 )
@@ -95,6 +99,43 @@ def validate(params: TrendParams) -> MetricSpec:
     return spec
 
 
+# The views the API (no parameters but type; cohorts by primarySubject, the pages'
+# default) and the Trends / Retention pages (90 days) ask for by default. The
+# ``analytics.warm`` job stores them; requests for them are served from the stored
+# result while it is fresh (``snapshots``).
+STORED_VIEWS: tuple[TrendParams, ...] = (
+    *(
+        TrendParams(type=t, days=d, cohort_field="primarySubject" if t == "cohort" else None)
+        for d in (DEFAULT_DAYS, 90)
+        for t in ("engagement", "seasonal", "cohort")
+    ),
+    TrendParams(type="retention", days=DEFAULT_RETENTION_DAYS),
+)
+_RESPONSES: dict[str, type[TrendsResponse]] = {
+    "engagement": EngagementTrends,
+    "seasonal": SeasonalTrends,
+    "cohort": CohortTrends,
+    "retention": RetentionTrends,
+}
+
+
+def stored_key(params: TrendParams) -> str | None:
+    """The snapshot key of ``params`` if it is one of ``STORED_VIEWS``, else None."""
+    canonical = replace(params, days=params.window_days)
+    if canonical not in STORED_VIEWS:
+        return None
+    return f"trends:{params.type}:{params.window_days}:{params.cohort_field or '-'}"
+
+
+def encode(result: TrendsResponse) -> dict[str, object]:
+    """The JSON the API sends for ``result`` (what a snapshot stores)."""
+    return result.model_dump(mode="json", by_alias=True)
+
+
+def decode(payload: dict[str, object]) -> TrendsResponse:
+    return _RESPONSES[str(payload["analysisType"])].model_validate(payload)
+
+
 def get_trends(
     db: Session,
     *,
@@ -106,13 +147,21 @@ def get_trends(
 ) -> TrendsResponse:
     """The analysis ``params.type`` asks for, as of the data recorded up to ``now``.
 
-    With a ``cache``, results are reused within its refresh interval; with a
+    With a ``cache``, the default views (``STORED_VIEWS``) are served from the results
+    ``analytics.warm`` stored, while those are at most two refresh intervals old, and
+    other results are reused within the refresh interval; with a
     ``session_factory`` too, an expired result is served while a background
     thread recomputes it in a session of its own (read-only, never committed).
 
     Raises ``Invalid`` (400) for a bad parameter and ``NotFound`` for an unknown tutor.
     """
     spec = validate(params)
+    if cache is not None and (key := stored_key(params)) is not None:
+        hit = snapshots.served(
+            db, key, now=now, refresh_seconds=int(cache.ttl_seconds), decode=decode
+        )
+        if hit is not None:
+            return hit
     tutor_pk = None
     if params.tutor_id is not None and params.type != "retention":
         tutor_pk = repo.tutor_pk(db, external_id=params.tutor_id)

@@ -16,8 +16,12 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
 from tutorpulse.analytics import cache
+from tutorpulse.analytics import snapshot_repository as stored_rows
+from tutorpulse.analytics.warm import warm_all
+from tutorpulse.core.clock import FrozenClock
 from tutorpulse.core.settings import Settings
 
 H = timedelta(hours=1)
@@ -225,6 +229,57 @@ def test_results_are_cached_until_tutors_change_or_the_entry_expires(
         assert after["n"] == fresh["n"] + 1
     finally:
         cache.clear()
+        settings.analytics_cache_seconds = 0
+
+
+def test_default_views_are_served_from_what_analytics_warm_stored(
+    reader: TestClient,
+    market: Any,
+    factory: Any,
+    db: Session,
+    now: datetime,
+    clock: FrozenClock,
+    settings: Settings,
+) -> None:
+    settings.analytics_cache_seconds = 300
+    cache.clear()
+    try:
+        own = sessionmaker(bind=db.connection(), join_transaction_mode="create_savepoint")
+        result = warm_all(own, settings=settings, now=now)
+        assert result["errors"] == {}
+        assert {
+            "performers",
+            "first-sessions",
+            "reliability",
+            "heatmap:engagement",
+            "heatmap:no_show",
+            "trends:engagement:30:-",
+            "trends:cohort:90:primarySubject",
+            "trends:retention:180:-",
+        } <= set(result["seconds"])
+        heat = reader.get("/api/analytics/heatmap").json()
+        retention = reader.get("/api/analytics/trends", params={"type": "retention"}).json()
+        stored = stored_rows.load(db, "trends:retention:180:-")
+        assert stored is not None
+        assert retention == stored[1]
+        full = reader.get("/api/analytics/performers", params={"limit": 500}).json()
+        one = reader.get("/api/analytics/performers", params={"limit": 1}).json()
+        assert len(full["segments"]["average"]["tutors"]) > 1
+        for seg in ("star", "average", "lagging"):
+            assert one["segments"][seg]["tutors"] == full["segments"][seg]["tutors"][:1]
+            assert one["segments"][seg]["count"] == full["segments"][seg]["count"]
+
+        # New data: the default view keeps the stored result, other parameters compute live.
+        factory.session(market["tutors"][0], now - 2 * D + 16 * H, engagement_score=10.0)
+        assert reader.get("/api/analytics/heatmap").json() == heat
+        live = reader.get("/api/analytics/heatmap", params={"days": 31}).json()
+        assert live["n"] == heat["n"] + 1
+        # Two refresh intervals later the stored result is too old and is not served.
+        clock.set(now + timedelta(seconds=601))
+        assert reader.get("/api/analytics/heatmap").json()["n"] == heat["n"] + 1
+    finally:
+        cache.clear()
+        clock.set(now)
         settings.analytics_cache_seconds = 0
 
 

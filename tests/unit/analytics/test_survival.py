@@ -88,3 +88,40 @@ def test_activity_matrix_leaves_unobserved_cells_empty_not_zero() -> None:
     assert rows[0].cells == [0.9, 0.0, None]
     assert rows[1].cells == [0.75, None, None]
     assert rows[1].eligible == [4, 0, 0]
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_whole_curve_band_at_risk_and_median_interval_equal_lifelines(seed: int) -> None:
+    d, e, _g = _data(seed=seed, n=150)
+    d = np.concatenate([d, [0.0, 0.0, 5.0]])  # ties at 0 (lost on the join day) and at 5
+    e = np.concatenate([e, [True, False, True]])
+    km = survival.kaplan_meier(d, e, times=(30,))
+    ref = KaplanMeierFitter(alpha=0.05).fit(d, event_observed=e)
+    band = ref.confidence_interval_survival_function_.to_numpy()
+    assert [p.day for p in km.curve] == ref.survival_function_.index.tolist()
+    low = np.array([np.nan if p.ci_low is None else p.ci_low for p in km.curve])
+    high = np.array([np.nan if p.ci_high is None else p.ci_high for p in km.curve])
+    assert np.allclose(low, band[:, 0], atol=TOL, equal_nan=True)
+    assert np.allclose(high, band[:, 1], atol=TOL, equal_nan=True)
+    at_risk = ref.event_table["at_risk"].reindex(ref.survival_function_.index, fill_value=0)
+    assert [p.at_risk for p in km.curve] == at_risk.tolist()
+    mci = median_survival_times(ref.confidence_interval_survival_function_)
+    for got, want in ((km.median_ci_low, mci.iloc[0, 0]), (km.median_ci_high, mci.iloc[0, 1])):
+        assert (got is None and not np.isfinite(want)) or got == pytest.approx(want, abs=TOL)
+
+
+def test_everyone_lost_and_four_group_logrank_equal_lifelines() -> None:
+    km = survival.kaplan_meier([1, 2, 2, 4], [True, True, True, True], times=(3,))
+    ref = KaplanMeierFitter().fit([1, 2, 2, 4], event_observed=[True, True, True, True])
+    curve = ref.survival_function_.iloc[:, 0].to_numpy()
+    assert np.allclose([p.survival for p in km.curve], curve, atol=TOL)
+    assert km.curve[-1].survival == 0.0
+    rng = np.random.default_rng(9)
+    g = rng.choice(["a", "b", "c", "d"], 300)
+    d = np.floor(rng.exponential(np.where(g == "d", 40.0, 90.0)))
+    e = rng.uniform(size=300) < 0.7
+    got = survival.logrank(d, g, e)
+    want = multivariate_logrank_test(d, g, e)
+    assert got.statistic == pytest.approx(want.test_statistic, abs=TOL)
+    assert got.p_value == pytest.approx(want.p_value, abs=TOL)
+    assert got.degrees_of_freedom == 3

@@ -1,0 +1,224 @@
+"""Every analytics endpoint as served: stored default views (``analytics.warm``) vs DuckDB.
+
+    python benchmarks/bench_analytics_served.py --world DIR --now 2026-06-01 \
+        --database sqlite:///bench.db --database postgresql+psycopg://postgres@127.0.0.1/bench
+
+The databases must already hold the world in DIR (``tutorpulse generate``, ``tutorpulse
+import``, ``tutorpulse engagement rebuild``). For each database it
+
+1. runs ``analytics.warm``'s work (``warm_all``) ``--cold-repeat`` times with the clock
+   at ``--now``: each view's compute time is a *cold* computation of it (every query
+   and statistic, no cache), and the last run leaves the stored results;
+2. requests every analytics API route and page ``--repeat`` times through the real app
+   (``create_app`` + TestClient, an API key / a viewer session, the clock at ``--now``
+   so the stored results are fresh): the *served* latency a user sees, including
+   routing, authentication, the snapshot read and JSON / HTML rendering;
+3. runs the same SQL aggregates as each endpoint in DuckDB straight from the Parquet
+   files (the queries of ``bench_analytics.py`` and ``bench_analytics_trends.py``).
+
+Prints p50/p95 and the ratio served p95 / DuckDB p95 per endpoint. Figures, not
+assertions; writes an API key and a user into the databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from fastapi.testclient import TestClient
+
+from tutorpulse.analytics.trends_retention import default_cohort_start
+from tutorpulse.analytics.warm import warm_all
+from tutorpulse.app import create_app
+from tutorpulse.core import auth
+from tutorpulse.core.clock import FrozenClock
+from tutorpulse.core.db import create_db_engine, make_session_factory, unit_of_work
+from tutorpulse.core.settings import Settings
+from tutorpulse.web.auth import SESSION_COOKIE
+
+HERE = Path(__file__).parent
+# endpoint → (API path, the snapshot keys it reads, the DuckDB aggregate set)
+API: dict[str, tuple[str, str]] = {
+    "performers": ("/api/analytics/performers", "performers"),
+    "first-sessions": ("/api/analytics/first-sessions", "first-sessions"),
+    "reliability": ("/api/analytics/reliability", "reliability"),
+    "heatmap": ("/api/analytics/heatmap", "heatmap"),
+    "trends engagement": ("/api/analytics/trends?type=engagement", "engagement"),
+    "trends seasonal": ("/api/analytics/trends?type=seasonal", "seasonal"),
+    "trends cohort": (
+        "/api/analytics/trends?type=cohort&cohortField=primarySubject",
+        "cohort",
+    ),
+    "trends retention": ("/api/analytics/trends?type=retention", "retention"),
+}
+PAGES = {
+    "page performers": "/analytics/performers",
+    "page first-sessions": "/analytics/first-sessions",
+    "page reliability": "/analytics/reliability",
+    "page trends": "/analytics/trends",
+    "page retention": "/analytics/retention",
+}
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pct(values: list[float], q: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    fn()  # warm-up (first-use costs: imports, template compilation)
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def duckdb_sets(world: Path, now: datetime, settings: Settings) -> dict[str, list[str]]:
+    perf = _load("bench_analytics").duckdb_queries(world, now, settings)
+    trends = _load("bench_analytics_trends")
+    out: dict[str, list[str]] = dict(perf)
+    # Cohort start month of the default retention view: the first whole month of data.
+    con = duckdb.connect()
+    first = con.execute(
+        f"SELECT min(scheduled_start) FROM read_parquet('{world / 'sessions'}.parquet')"
+    ).fetchone()
+    month = default_cohort_start(first[0] if first and first[0] else now).isoformat()[:7]
+    tq = trends.duckdb_queries(world, now, 30, month)
+    out["engagement"] = [tq["engagement"]]
+    out["seasonal"] = [tq["seasonal"]]
+    out["cohort"] = [tq["cohort"].replace("s.subject", "split_part(t.subjects, ';', 1)")]
+    out["retention"] = [tq["retention"]]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--world", type=Path, required=True, help="the world's Parquet files")
+    parser.add_argument("--database", action="append", required=True, help="SQLAlchemy URL")
+    parser.add_argument("--now", required=True, help="the world's --now (ISO date)")
+    parser.add_argument("--repeat", type=int, default=20, help="served requests per endpoint")
+    parser.add_argument("--cold-repeat", type=int, default=3, help="analytics.warm runs")
+    parser.add_argument("--duckdb-repeat", type=int, default=5)
+    args = parser.parse_args()
+    now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
+    clock = FrozenClock(now)
+    results: dict[tuple[str, str], dict[str, float]] = {}
+    for url in args.database:
+        engine = create_db_engine(url)
+        name = engine.dialect.name
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=url,
+            scheduler_enabled=False,
+            analytics_cache_seconds=300,
+        )
+        factory = make_session_factory(engine)
+        cold: dict[str, list[float]] = {}
+        for i in range(args.cold_repeat):
+            t0 = time.perf_counter()
+            report = warm_all(factory, settings=settings, now=now)
+            if report["errors"]:
+                print(f"{name}: warm errors {report['errors']}", flush=True)
+            for key, seconds in report["seconds"].items():
+                cold.setdefault(key, []).append(seconds)
+            print(f"{name}: analytics.warm run {i + 1} {time.perf_counter() - t0:.1f}s", flush=True)
+        with unit_of_work(factory) as db:
+            _key, api_key = auth.create_api_key(
+                db, name=f"bench-{secrets.token_hex(3)}", scopes=["read"]
+            )
+            user = auth.create_user(
+                db,
+                email=f"bench-{secrets.token_hex(3)}@bench.invalid",
+                password=secrets.token_urlsafe(16),
+                role="viewer",
+            )
+            _session, token = auth.start_web_session(db, user=user, now=now, max_age_seconds=86_400)
+        app = create_app(settings, engine=engine, clock=clock)
+        api = TestClient(app, headers={"Authorization": f"Bearer {api_key}"})
+        pages = TestClient(app, cookies={SESSION_COOKIE: token})
+        stored_key = {
+            "performers": "performers",
+            "first-sessions": "first-sessions",
+            "reliability": "reliability",
+            "heatmap": "heatmap:engagement",
+            "engagement": "trends:engagement:30:-",
+            "seasonal": "trends:seasonal:30:-",
+            "cohort": "trends:cohort:30:primarySubject",
+            "retention": "trends:retention:180:-",
+        }
+        for label, (path, kind) in API.items():
+            ok = api.get(path)
+            assert ok.status_code == 200, (path, ok.status_code, ok.text[:300])
+            served = timed(lambda path=path, api=api: api.get(path), args.repeat)
+            c = cold.get(stored_key[kind], [float("nan")])
+            results[(name, label)] = {
+                "served50": pct(served, 50),
+                "served95": pct(served, 95),
+                "cold50": pct(c, 50),
+                "cold95": pct(c, 95),
+            }
+            print(
+                f"{name:10} {label:20} served p50 {pct(served, 50) * 1000:7.1f} ms "
+                f"p95 {pct(served, 95) * 1000:7.1f} ms | cold p50 {pct(c, 50):7.2f}s "
+                f"p95 {pct(c, 95):7.2f}s",
+                flush=True,
+            )
+        for label, path in PAGES.items():
+            ok = pages.get(path)
+            assert ok.status_code == 200, (path, ok.status_code)
+            served = timed(lambda path=path, pages=pages: pages.get(path), args.repeat)
+            results[(name, label)] = {"served50": pct(served, 50), "served95": pct(served, 95)}
+            print(
+                f"{name:10} {label:20} served p50 {pct(served, 50) * 1000:7.1f} ms "
+                f"p95 {pct(served, 95) * 1000:7.1f} ms",
+                flush=True,
+            )
+        engine.dispose()
+    con = duckdb.connect()
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    duck: dict[str, tuple[float, float]] = {}
+    for kind, sqls in duckdb_sets(args.world, now, base).items():
+        times = timed(
+            lambda sqls=sqls: [con.execute(q).fetchall() for q in sqls], args.duckdb_repeat
+        )
+        duck[kind] = (pct(times, 50), pct(times, 95))
+        print(f"duckdb     {kind:20} p50 {duck[kind][0]:7.3f}s p95 {duck[kind][1]:7.3f}s")
+    print(
+        "\n| engine | endpoint | served p50 / p95 (ms) | cold p50 / p95 (s) "
+        "| DuckDB p95 (s) | served p95 ÷ DuckDB p95 |\n|---|---|---|---|---|---|"
+    )
+    for (name, label), r in results.items():
+        kind = API[label][1] if label in API else None
+        d95 = duck[kind][1] if kind in duck else None
+        cold_txt = f"{r['cold50']:.2f} / {r['cold95']:.2f}" if "cold50" in r else "–"
+        ratio = f"{r['served95'] / d95:.3f}" if d95 else "–"
+        print(
+            f"| {name} | {label} | {r['served50'] * 1000:.1f} / {r['served95'] * 1000:.1f} "
+            f"| {cold_txt} | {f'{d95:.3f}' if d95 else '–'} | {ratio} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

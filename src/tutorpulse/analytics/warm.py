@@ -1,0 +1,107 @@
+"""Compute and store the default view of every analytics endpoint (``analytics.warm``).
+
+Each view is computed live (in-process cache off, so nothing older is re-stored) in
+a read-only session, then stored in a short write transaction of its own; a view
+that fails is reported and the others are still stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tutorpulse.analytics import cache, service, snapshots
+from tutorpulse.analytics import trends_service as trends
+from tutorpulse.core.db import unit_of_work
+from tutorpulse.core.settings import Settings
+
+log = logging.getLogger(__name__)
+View = Callable[[Session], Any]
+
+
+def default_views(settings: Settings, now: datetime) -> dict[str, View]:
+    """Snapshot key → a function computing that view live in the given session.
+
+    The stored views are skipped (``stored=False``); the in-process cache stays on so
+    performers and reliability share their per-tutor scans (``warm_all`` empties it
+    first, so nothing computed before the run is reused).
+    """
+    live = settings
+    views: dict[str, View] = {
+        "performers": lambda db: service.get_performers(
+            db, settings=live, now=now, subject=None, limit=snapshots.MAX_LIMIT, stored=False
+        ),
+        "first-sessions": lambda db: service.get_first_sessions(
+            db, settings=live, now=now, subject=None, stored=False
+        ),
+        "reliability": lambda db: service.get_reliability(
+            db,
+            settings=live,
+            now=now,
+            threshold=service.DEFAULT_THRESHOLD,
+            days_ahead=service.DEFAULT_DAYS_AHEAD,
+            limit=snapshots.MAX_LIMIT,
+            stored=False,
+        ),
+    }
+    for metric in service.HEATMAP_METRICS:
+        views[f"heatmap:{metric}"] = _heatmap_view(live, now, metric)
+    for params in trends.STORED_VIEWS:
+        key = trends.stored_key(params)
+        assert key is not None
+        views[key] = _trends_view(settings, now, params)
+    return views
+
+
+def _heatmap_view(settings: Settings, now: datetime, metric: str) -> View:
+    def view(db: Session) -> Any:
+        return service.get_heatmap(
+            db,
+            settings=settings,
+            now=now,
+            metric_type=metric,
+            days=service.DEFAULT_HEATMAP_DAYS,
+            tutor_external_id=None,
+            stored=False,
+        )
+
+    return view
+
+
+def _trends_view(settings: Settings, now: datetime, params: trends.TrendParams) -> View:
+    def view(db: Session) -> Any:
+        result = trends.get_trends(
+            db, params=params, now=now, inactivity_days=settings.churn_inactivity_days
+        )
+        return trends.encode(result)
+
+    return view
+
+
+def warm_all(
+    factory: sessionmaker[Session], *, settings: Settings, now: datetime
+) -> dict[str, Any]:
+    """Compute and store every default view; seconds per view and any errors."""
+    seconds: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    cache.clear()
+    for key, view in default_views(settings, now).items():
+        t0 = time.perf_counter()
+        try:
+            with unit_of_work(factory) as db:
+                payload = view(db)
+                db.rollback()  # read only: end the snapshot before the write
+            took = time.perf_counter() - t0
+            with unit_of_work(factory, write=True) as db:
+                snapshots.store(db, key, payload, computed_at=now, seconds=took)
+        except Exception as exc:  # one failing view must not stop the others
+            log.exception("analytics.warm: view %s failed", key)
+            errors[key] = f"{type(exc).__name__}: {exc}"[:300]
+            continue
+        seconds[key] = round(took, 3)
+    return {"seconds": seconds, "errors": errors}
