@@ -156,8 +156,29 @@ def read_cells(
     subject: str | None,
     **kwargs: Any,
 ) -> list[repo.Cell]:
+    """The metric's cells over the window: from ``tutor_daily`` for the counter metrics
+    (``ROLLUP_COUNTERS``) when the rollups are current through the window's last day and
+    neither hours, a session subject filter nor session-subject cohorts are asked for —
+    the same numbers, one row per tutor-day instead of every session or event — else
+    from the raw rows."""
     if window.first_day is None or window.last_day is None or not window.dates:
         return []
+    cohort = kwargs.get("cohort")
+    if (
+        spec.key in repo.ROLLUP_COUNTERS
+        and subject is None
+        and not kwargs.get("by_hour")
+        and cohort != "sessionSubject"
+        and repo.rollups_cover(db, through=window.last_day)
+    ):
+        return repo.rollup_cells(
+            db,
+            metric=spec,
+            first_day=window.first_day,
+            last_day=window.last_day,
+            tutor_id=tutor_pk,
+            cohort=cohort,
+        )
     return repo.metric_cells(
         db,
         metric=spec,

@@ -1,4 +1,4 @@
-"""Retention read from the engagement rollups agrees with retention read from raw rows.
+"""Retention and counter series read from the engagement rollups agree with raw rows.
 
 A small generated world (cohorts from 2025, so most of its tutors count), imported (its tutors then wait for a rollup refresh, so
 ``auto`` reads raw rows) and rebuilt (``auto`` then reads ``tutor_daily``). The two
@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from tutorpulse.analytics import trends_repository as repo
 from tutorpulse.analytics.trends_retention import ROLLUP_NOTE, retention
 from tutorpulse.analytics.trends_schemas import RetentionTrends
-from tutorpulse.analytics.trends_service import TrendParams
+from tutorpulse.analytics.trends_service import TrendParams, get_trends
 from tutorpulse.core import migrate
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import refresh
@@ -72,3 +73,42 @@ def test_rollup_retention_agrees_with_raw_and_is_used_once_rollups_are_current(
         assert a_row.eligible == r_row.eligible
         for a_n, r_n, n in zip(a_row.active, r_row.active, r_row.eligible, strict=True):
             assert abs(a_n - r_n) <= max(2, 0.05 * n)
+
+
+def test_counter_series_from_the_rollups_equal_the_raw_ones(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    world = generate_world(WorldConfig(tutors=300, days=60, seed=4, now=NOW))
+    write_world(world, tmp_path, fmt="parquet")
+    migrate.upgrade(fresh_engine)
+    assert import_directory(fresh_engine, directory=tmp_path, now=NOW).error_count == 0
+    views = [
+        TrendParams(type="engagement", metric="sessions", days=40),
+        TrendParams(type="engagement", metric="tutorNoShowRate", days=40),
+        TrendParams(type="engagement", metric="logins", days=40),
+        TrendParams(type="cohort", metric="tutorRescheduleRate", cohort_field="primarySubject"),
+        TrendParams(type="cohort", metric="events", cohort_field="joinMonth"),
+    ]
+
+    def run(params: TrendParams) -> tuple[Any, list[str]]:
+        statements: list[str] = []
+
+        def seen(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(fresh_engine, "before_cursor_execute", seen)
+        try:
+            with Session(fresh_engine) as db:
+                body = get_trends(db, params=params, now=NOW, inactivity_days=30)
+        finally:
+            event.remove(fresh_engine, "before_cursor_execute", seen)
+        return body.model_dump(mode="json"), statements
+
+    raw = [run(p) for p in views]  # imported, not rolled up yet: raw rows
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    refresh.rebuild(sessionmaker(fresh_engine), settings=settings, now_fn=lambda: NOW)
+    for params, (want, raw_sql) in zip(views, raw, strict=True):
+        got, rollup_sql = run(params)
+        assert got == want, params
+        assert not any("sum(tutor_daily." in s for s in raw_sql)
+        assert any("sum(tutor_daily." in s for s in rollup_sql)
