@@ -235,6 +235,74 @@ def metric_cells(
     return [c for c in cells if first_day <= parse_day(c.day) <= last_day]
 
 
+# The metrics whose per-(tutor, local day) counters in ``tutor_daily`` are exactly the
+# raw aggregates (numerator, denominator). Means are not here: their pooled interval
+# needs the sum of squares, which the rollup does not hold; nor is technicalIssueRate
+# (its denominator counts only sessions with the flag recorded).
+ROLLUP_COUNTERS: dict[str, tuple[str, str]] = {
+    "sessions": ("sessions_completed", "sessions_completed"),
+    "tutorNoShowRate": ("tutor_no_shows", "sessions_due"),
+    "studentNoShowRate": ("student_no_shows", "sessions_due"),
+    "tutorRescheduleRate": ("rescheduled_by_tutor", "sessions_due"),
+    "logins": ("logins", "logins"),
+    "events": ("events", "events"),
+}
+
+
+def rollup_cells(
+    db: Session,
+    *,
+    metric: MetricSpec,
+    first_day: date,
+    last_day: date,
+    tutor_id: int | None = None,
+    cohort: CohortField | None = None,
+) -> list[Cell]:
+    """``metric_cells`` from ``tutor_daily`` (metrics of ``ROLLUP_COUNTERS``; not by hour,
+    not by session subject). The rollup's days are the same tutor-local days, so the
+    cells are identical to the raw ones; only tutor-days with a session (session
+    metrics) or an event (event metrics) count, as in the raw tables."""
+    num_name, den_name = ROLLUP_COUNTERS[metric.key]
+    present = TutorDaily.sessions_booked if metric.source == "session" else TutorDaily.events
+    base: Any = select().select_from(TutorDaily)
+    cols: list[Any] = []
+    groups: list[Any] = []
+    if cohort is not None:
+        expr, needs_health = _cohort_expr(db, cohort)
+        base = base.join(Tutor, Tutor.id == TutorDaily.tutor_id)
+        if needs_health:
+            base = base.outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
+        cols.append(expr.label("cohort"))
+        groups.append(expr)
+    else:
+        cols.append(literal(None).label("cohort"))
+    cols += [
+        TutorDaily.day.label("day"),
+        func.sum(getattr(TutorDaily, num_name)).label("num"),
+        func.sum(getattr(TutorDaily, den_name)).label("den"),
+    ]
+    groups.append(TutorDaily.day)
+    query = base.add_columns(*cols).where(
+        TutorDaily.day >= bindparam("rc_first", first_day),
+        TutorDaily.day <= bindparam("rc_last", last_day),
+        present > 0,
+    )
+    if tutor_id is not None:
+        query = query.where(TutorDaily.tutor_id == bindparam("rc_tutor", tutor_id))
+    query = query.group_by(*groups)
+    return [
+        Cell(
+            cohort=None if r.cohort is None else str(r.cohort),
+            day=r.day,
+            hour=None,
+            num=float(r.num or 0),
+            den=float(r.den or 0),
+            sq=None,
+        )
+        for r in db.execute(query)
+    ]
+
+
 # --- retention -------------------------------------------------------------------------
 
 

@@ -18,6 +18,11 @@ from tutorpulse.analytics.trends_retention import data_end
 from tutorpulse.analytics.trends_schemas import MetricInfo, Period, TrendStats
 
 ALPHA = 0.05
+# Engines on which counter series read ``tutor_daily``. Measured on a 20k-tutor world
+# (tutorNoShowRate): PostgreSQL 0.18 s vs 0.15 s raw for 30 days and 0.52 s vs 1.30 s
+# for 365; SQLite 0.48 s vs 0.32 s and 5.3 s vs 3.5 s — its day-index look-ups into the
+# 2.4M-row rollup cost more than the raw scan — so SQLite keeps the raw rows.
+ROLLUP_ENGINES = frozenset({"postgresql"})
 TREND_METHOD = "OLS of the daily value on the day index; Newey–West (HAC) standard errors"
 
 
@@ -156,8 +161,30 @@ def read_cells(
     subject: str | None,
     **kwargs: Any,
 ) -> list[repo.Cell]:
+    """The metric's cells over the window. On PostgreSQL (``ROLLUP_ENGINES``) the counter
+    metrics (``ROLLUP_COUNTERS``) come from ``tutor_daily`` when the rollups are current
+    through the window's last day and neither hours, a session subject filter nor
+    session-subject cohorts are asked for — the same numbers, one row per tutor-day
+    instead of every session or event; otherwise from the raw rows."""
     if window.first_day is None or window.last_day is None or not window.dates:
         return []
+    cohort = kwargs.get("cohort")
+    if (
+        db.get_bind().dialect.name in ROLLUP_ENGINES
+        and spec.key in repo.ROLLUP_COUNTERS
+        and subject is None
+        and not kwargs.get("by_hour")
+        and cohort != "sessionSubject"
+        and repo.rollups_cover(db, through=window.last_day)
+    ):
+        return repo.rollup_cells(
+            db,
+            metric=spec,
+            first_day=window.first_day,
+            last_day=window.last_day,
+            tutor_id=tutor_pk,
+            cohort=cohort,
+        )
     return repo.metric_cells(
         db,
         metric=spec,
