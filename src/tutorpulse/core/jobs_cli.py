@@ -76,8 +76,11 @@ def list_jobs() -> None:
     with factory() as db:
         rows = job_overview(db, now=SystemClock().now())
     table = Table(title=f"Jobs (times in {settings.timezone_display})")
-    for column in ("Job", "Description", "Schedule (UTC)", "Next run", "Last run", "Status"):
+    # Job names and statuses stay whole on a narrow terminal; the other columns fold.
+    table.add_column("Job", no_wrap=True)
+    for column in ("Description", "Schedule (UTC)", "Next run", "Last run"):
         table.add_column(column, overflow="fold")
+    table.add_column("Status", no_wrap=True)
     for row in rows:
         last = row.last_run
         table.add_row(

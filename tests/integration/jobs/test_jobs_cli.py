@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from tutorpulse.core import jobs
+from tutorpulse.core import jobs, jobs_cli
 from tutorpulse.core.clock import SystemClock
 from tutorpulse.core.db import unit_of_work
 from tutorpulse.core.jobs_cli import jobs_app
@@ -25,6 +25,8 @@ def cli(
     monkeypatch.setenv("TUTORPULSE_DATABASE_URL", database_url)
     monkeypatch.setenv("TUTORPULSE_DISPLAY_TIMEZONE", "UTC")
     monkeypatch.setenv("COLUMNS", "220")
+    # The module console may have been created (at 80 columns) before COLUMNS was set.
+    monkeypatch.setattr(jobs_cli.console, "width", 220)
     get_settings.cache_clear()
     runner = CliRunner()
 
