@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     engagement_refresh_min_interval_seconds: float = Field(
         10, ge=0, validation_alias=_env("ENGAGEMENT_REFRESH_MIN_INTERVAL_SECONDS")
     )
+    engagement_refresh_max_share: float = Field(
+        0.25, gt=0, le=1, validation_alias=_env("ENGAGEMENT_REFRESH_MAX_SHARE")
+    )
+    engagement_refresh_max_interval_seconds: float = Field(
+        40, gt=0, validation_alias=_env("ENGAGEMENT_REFRESH_MAX_INTERVAL_SECONDS")
+    )
     engagement_background_refresh: bool = Field(
         True, validation_alias=_env("ENGAGEMENT_BACKGROUND_REFRESH")
     )

@@ -58,17 +58,34 @@ class Refresher:
         self._wake.set()
         self._thread.join(timeout)
 
+    def spacing(self, last_duration: float) -> float:
+        """Seconds from one pass's start to the next one's under sustained ingestion.
+
+        At least the minimum interval, and long enough that passes take at most
+        ``ENGAGEMENT_REFRESH_MAX_SHARE`` of the time (the refresh shares the API
+        process's interpreter with the requests), but never more than
+        ``ENGAGEMENT_REFRESH_MAX_INTERVAL_SECONDS``, so health stays within a minute
+        of the data even when a pass is slow.
+        """
+        s = self._settings
+        by_share = last_duration / s.engagement_refresh_max_share
+        ceiling = max(
+            s.engagement_refresh_min_interval_seconds, s.engagement_refresh_max_interval_seconds
+        )
+        return max(s.engagement_refresh_min_interval_seconds, min(by_share, ceiling))
+
     def _loop(self) -> None:
         last_start = float("-inf")
+        last_duration = 0.0
         while not self._stop.is_set():
             self._wake.wait()
-            # Wait for the burst to settle, and never start passes closer together than
-            # the minimum interval: under sustained load the refresh then costs a bounded
-            # share of the process instead of running back to back.
+            # Wait for the burst to settle, and keep passes apart (see spacing()): under
+            # sustained load the refresh then costs a bounded share of the process
+            # instead of running back to back.
             since_last = time.monotonic() - last_start
             pause = max(
                 self._settings.engagement_refresh_delay_seconds,
-                self._settings.engagement_refresh_min_interval_seconds - since_last,
+                self.spacing(last_duration) - since_last,
             )
             if self._stop.wait(pause):
                 return
@@ -79,6 +96,7 @@ class Refresher:
             except Exception:  # keep the thread alive; the scheduled job retries
                 log.exception("background engagement refresh failed")
                 self._stop.wait(5)
+            last_duration = time.monotonic() - last_start
 
     def _run_once(self) -> None:
         attempt = jobs_lock.try_acquire(
