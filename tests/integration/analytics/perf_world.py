@@ -14,10 +14,9 @@ from pathlib import Path
 from tempfile import mkdtemp
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
+from tests.scratch import scratch_engine
 from tutorpulse.core import migrate
-from tutorpulse.core.db import create_db_engine
 from tutorpulse.core.settings import Settings
 from tutorpulse.tutors.importer import import_directory
 from tutorpulse.world.config import WorldConfig
@@ -50,27 +49,8 @@ def settings(database_url: str) -> Settings:
 
 def load(database_url: str, backend: str, folder: Path, name: str) -> Iterator[Engine]:
     """An engine on a new database holding the world in ``folder``; dropped afterwards."""
-    if backend == "sqlite":
-        eng = create_db_engine(f"sqlite:///{folder / (name + '.db')}")
+    for eng in scratch_engine(database_url, backend, folder, name):
         migrate.upgrade(eng)
         report = import_directory(eng, directory=folder, now=NOW)
         assert report.error_count == 0
         yield eng
-        eng.dispose()
-        (folder / (name + ".db")).unlink(missing_ok=True)
-        return
-    base = make_url(database_url)
-    dbname = f"{base.database}_{name}"
-    admin = create_db_engine(base.set(database="postgres").render_as_string(False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
-    eng = create_db_engine(base.set(database=dbname).render_as_string(False))
-    migrate.upgrade(eng)
-    report = import_directory(eng, directory=folder, now=NOW)
-    assert report.error_count == 0
-    yield eng
-    eng.dispose()
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    admin.dispose()

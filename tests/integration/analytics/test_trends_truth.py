@@ -17,12 +17,11 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from tests.scratch import scratch_engine
 from tutorpulse.analytics.trends_service import TrendParams, get_trends
 from tutorpulse.core import migrate
-from tutorpulse.core.db import create_db_engine
 from tutorpulse.tutors.importer import import_directory
 from tutorpulse.world.config import WorldConfig
 from tutorpulse.world.generator import World, generate_world
@@ -36,23 +35,7 @@ pytestmark = pytest.mark.slow
 def _database(
     database_url: str, database_backend: str, folder: Path, name: str
 ) -> Iterator[Engine]:
-    if database_backend == "sqlite":
-        eng = create_db_engine(f"sqlite:///{folder / (name + '.db')}")
-        yield eng
-        eng.dispose()
-        return
-    base = make_url(database_url)
-    dbname = f"{base.database}_{name}"
-    admin = create_db_engine(base.set(database="postgres").render_as_string(False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
-    eng = create_db_engine(base.set(database=dbname).render_as_string(False))
-    yield eng
-    eng.dispose()
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-    admin.dispose()
+    yield from scratch_engine(database_url, database_backend, folder, name)
 
 
 def _load(world: World, eng: Engine, folder: Path) -> None:
