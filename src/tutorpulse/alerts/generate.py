@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.alerts import repository
 from tutorpulse.alerts.models import Alert, AlertEvent
-from tutorpulse.alerts.rules import Evaluation, Rule, evaluate_rule, priority, render_message
+from tutorpulse.alerts.rules import (
+    Evaluation,
+    Rule,
+    evaluate_rule,
+    priority,
+    render_message,
+    tutor_priority,
+)
 
 SYSTEM = "system"
 
@@ -28,6 +35,7 @@ class GenerateResult:
     errors: int = 0
     evaluated: int = 0
     snooze_expired: int = 0
+    priorities_changed: int = 0
     mode: str = "full"
     by_rule: dict[str, int] = field(default_factory=dict)
 
@@ -40,6 +48,7 @@ class GenerateResult:
             "errors": self.errors,
             "evaluated": self.evaluated,
             "snoozeExpired": self.snooze_expired,
+            "prioritiesChanged": self.priorities_changed,
             "mode": self.mode,
             "byRule": self.by_rule,
         }
@@ -120,7 +129,9 @@ def apply(
 ) -> GenerateResult:
     """Create, update and auto-resolve alerts for the tutors in ``frame``; returns counts."""
     result = GenerateResult(mode="full" if full else "incremental", evaluated=len(frame))
+    touched: set[int] = set()
     for woken in repository.expired_snoozes(db, now=now):
+        touched.add(woken.tutor_id)
         woken.state = "acknowledged" if woken.acknowledged_at else "open"
         woken.snoozed_until = None
         db.add(AlertEvent(alert_id=woken.id, action="snooze_expired", actor=SYSTEM, at=now))
@@ -237,4 +248,25 @@ def apply(
             _resolve(db, open_alert, now, note)
             result.resolved += 1
     db.flush()
+    scope = None if full else sorted(touched | {int(t) for t in evaluated})
+    result.priorities_changed = store_tutor_priorities(db, tutor_ids=scope)
     return result
+
+
+def store_tutor_priorities(db: Session, *, tutor_ids: Sequence[int] | None) -> int:
+    """Store each tutor's priority (``rules.tutor_priority`` of its alerts that ask for
+    attention: open or acknowledged, not snoozed, not suppressed) in
+    ``tutor_health.priority_score``; 0 for a tutor with none. ``tutor_ids`` None = every
+    tutor. Only changed values are written; returns how many."""
+    frame = repository.open_priorities(db, tutor_ids=tutor_ids)
+    alerts: dict[int, list[float]] = {}
+    for tutor_id, value in zip(frame["tutor_id"], frame["priority"], strict=True):
+        alerts.setdefault(int(tutor_id), []).append(float(value))
+    stored = repository.stored_priorities(db, tutor_ids=tutor_ids)
+    changes = {}
+    for tutor_id, current in stored.items():
+        target = tutor_priority(alerts.get(tutor_id, []))
+        if current != target:
+            changes[tutor_id] = target
+    repository.write_priorities(db, changes)
+    return len(changes)

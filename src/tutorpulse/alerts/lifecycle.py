@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tutorpulse.alerts import repository
+from tutorpulse.alerts.generate import store_tutor_priorities
 from tutorpulse.alerts.models import Alert, AlertEvent
 from tutorpulse.core.audit import Actor, record_audit
 from tutorpulse.core.errors import Conflict, Invalid, NotFound
@@ -87,6 +88,7 @@ def transition(
         alert.condition_cleared_at = None
     data["to"] = alert.state
     db.flush()
+    store_tutor_priorities(db, tutor_ids=[alert.tutor_id])
     db.add(
         AlertEvent(
             alert_id=alert.id, action=action, actor=actor.label, at=now, note=note, data=data

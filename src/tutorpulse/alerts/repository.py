@@ -1,4 +1,5 @@
-"""Every query of the alerts domain (reads other domains' tables, writes only alert tables)."""
+"""Every query of the alerts domain (reads other domains' tables; writes the alert tables
+and one derived column elsewhere, ``tutor_health.priority_score``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from tutorpulse.alerts.models import Alert, AlertEvent, AlertRule
@@ -198,6 +199,34 @@ def unresolved_alerts(db: Session, *, tutor_ids: Sequence[int] | None) -> list[A
     for part in _chunks(tutor_ids):
         out.extend(db.scalars(query.where(Alert.tutor_id.in_(part))))
     return out
+
+
+def open_priorities(db: Session, *, tutor_ids: Sequence[int] | None) -> pd.DataFrame:
+    """``tutor_id, priority`` of every alert that asks for attention now: open or
+    acknowledged, not snoozed, not suppressed by a critical alert."""
+    query = select(Alert.tutor_id, Alert.priority).where(
+        Alert.state.in_(("open", "acknowledged")), Alert.suppressed_by_id.is_(None)
+    )
+    return _frame(db, query, tutor_ids, Alert.tutor_id)
+
+
+def stored_priorities(db: Session, *, tutor_ids: Sequence[int] | None) -> dict[int, float | None]:
+    """``tutor_health.priority_score`` per tutor with a health row."""
+    query = select(TutorHealth.tutor_id, TutorHealth.priority_score)
+    frame = _frame(db, query, tutor_ids, TutorHealth.tutor_id)
+    return {
+        int(t): (None if pd.isna(p) else float(p))
+        for t, p in zip(frame["tutor_id"], frame["priority_score"], strict=True)
+    }
+
+
+def write_priorities(db: Session, scores: dict[int, float]) -> None:
+    """Set ``tutor_health.priority_score`` for the given tutors (one executemany)."""
+    if scores:
+        db.execute(
+            update(TutorHealth),
+            [{"tutor_id": t, "priority_score": p} for t, p in scores.items()],
+        )
 
 
 def last_resolved(db: Session, *, since: datetime) -> dict[str, datetime]:

@@ -26,7 +26,8 @@ from tutorpulse.engagement.models import (
 from tutorpulse.engagement.rollups import DAILY_COLUMNS, SESSION_COLUMNS
 from tutorpulse.tutors.models import Tutor
 
-# Risk fields belong to the risk models; the health refresh never overwrites them.
+# Written by the risk models (churn fields) and the alerts (priority_score, from the
+# tutor's open alerts); the health refresh never overwrites them.
 RISK_FIELDS = frozenset(
     {"churn_probability", "churn_risk_level", "risk_drivers", "risk_model_version_id",
      "priority_score"}

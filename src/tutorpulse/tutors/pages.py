@@ -32,6 +32,7 @@ COLUMNS = (
     ("avgRating30d", "Avg rating 30d", True),
     ("tutorNoShowRate30d", "No-show rate 30d", True),
     ("churnProbability", "Churn risk", True),
+    ("priorityScore", "Alert priority", True),
 )
 
 

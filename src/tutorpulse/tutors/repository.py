@@ -250,6 +250,7 @@ def list_tutors(
         "tutor_no_show_rate_30d": TutorHealth.tutor_no_show_rate_30d,
         "churn_probability": TutorHealth.churn_probability,
         "churn_risk_level": TutorHealth.churn_risk_level,
+        "priority_score": TutorHealth.priority_score,
     }
     base = (
         select(*[c.label(k) for k, c in columns.items()])

@@ -125,6 +125,7 @@ TutorSort = Literal[
     "avgRating30d",
     "tutorNoShowRate30d",
     "churnProbability",
+    "priorityScore",
 ]
 TUTOR_SORTS: tuple[str, ...] = get_args(TutorSort)
 
@@ -152,6 +153,11 @@ class TutorListRow(ApiModel):
     )
     churn_probability: float | None
     churn_risk_level: str | None
+    priority_score: float | None = Field(
+        None,
+        description="0-100 from the tutor's open alerts (highest + 0.2 × next four); "
+        "0 = none, null = not evaluated yet.",
+    )
 
 
 class TutorListPage(ApiModel):

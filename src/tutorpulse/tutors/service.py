@@ -67,6 +67,7 @@ _SORT_COLUMNS = {
         "avg_rating_30d",
         "tutor_no_show_rate_30d",
         "churn_probability",
+        "priority_score",
     )
 }
 assert set(_SORT_COLUMNS) == set(TUTOR_SORTS)

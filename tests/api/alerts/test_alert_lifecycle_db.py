@@ -221,3 +221,40 @@ def test_alerts_of_a_tutor_who_churned_are_resolved_on_a_full_pass(
     assert alert.resolved_by == "system"
     note = db.scalars(select(AlertEvent.note).where(AlertEvent.action == "resolve")).one()
     assert note == "resolved by system: the tutor is no longer active"
+
+
+def test_tutor_priority_is_stored_and_follows_the_alerts(
+    db: Session, factory: Any, settings: Settings, now: datetime
+) -> None:
+    from tutorpulse.alerts.rules import tutor_priority
+    from tutorpulse.engagement.models import TutorHealth
+    from tutorpulse.tutors import service as tutors_service
+
+    hot = churny(factory)
+    quiet = factory.tutor()
+    factory.health(quiet, local_day=TODAY, sessions_30d=4, days_since_last_login=1)
+    counts = run(db, settings, now)
+    alerts = db.scalars(select(Alert).where(Alert.tutor_id == hot.id)).all()
+    assert alerts, "the churny tutor raises at least one alert"
+    expected = tutor_priority([a.priority for a in alerts])
+    assert expected > 0
+    assert counts["prioritiesChanged"] == 2  # hot: None → score; quiet: None → 0
+
+    def stored(tutor: Any) -> float | None:
+        health = db.get(TutorHealth, tutor.id)
+        assert health is not None
+        db.refresh(health)
+        return health.priority_score
+
+    assert stored(hot) == expected
+    assert stored(quiet) == 0.0
+    page = tutors_service.list_tutors(db, now=now, sort="priorityScore", order="desc", limit=2)
+    assert [t.tutor_id for t in page.tutors] == [hot.external_id, quiet.external_id]
+    assert page.tutors[0].priority_score == expected
+
+    assert run(db, settings, now + H)["prioritiesChanged"] == 0  # nothing changed
+    for alert in alerts:  # snoozed or resolved alerts ask for no attention
+        service.transition(db, alert_id=alert.id, action="resolve", actor=COACH, now=now + H)
+    assert stored(hot) == 0.0
+    service.transition(db, alert_id=alerts[0].id, action="reopen", actor=COACH, now=now + 2 * H)
+    assert stored(hot) == tutor_priority([alerts[0].priority])

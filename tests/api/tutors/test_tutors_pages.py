@@ -108,8 +108,9 @@ def test_tutor_list_rows_link_and_right_align_numbers(world: Any, viewer: Any) -
     assert text(cells["avgRating30d"]) == "4.00"
     assert text(cells["tutorNoShowRate30d"]) == "20.0%"
     headers = soup.find("table", id="tutors").find("thead").find_all("th")
+    assert text(cells["priorityScore"]) == "—"  # no alerts run in this world yet
     numeric = [th for th in headers if "num" in (th.get("class") or [])]
-    assert len(numeric) == 5
+    assert len(numeric) == 6
     assert text(soup.find(attrs={"data-testid": "tutor-total"})).startswith("6 tutors")
 
 
