@@ -17,11 +17,14 @@ from tutorpulse.alerts.repository import tutors_by_id
 from tutorpulse.alerts.schemas import (
     AlertAcknowledge,
     AlertActionResult,
+    AlertBulkAction,
     AlertDetail,
     AlertPatch,
     AlertStats,
     RuleRead,
     RuleUpdate,
+    UpdateMessagesCounts,
+    UpdateMessagesResult,
 )
 from tutorpulse.core.audit import Actor
 from tutorpulse.core.errors import Invalid
@@ -104,6 +107,22 @@ def _check_claimed(actor: Actor, claimed: str | None) -> None:
         raise Invalid.field(
             "acknowledgedBy", "must be the authenticated caller (or left out; it is recorded)"
         )
+
+
+@router.post(
+    "",
+    response_model=UpdateMessagesResult,
+    summary="Bulk action: re-render unresolved alerts' messages (update-messages)",
+)
+def bulk_action(
+    body: AlertBulkAction, db: DbSession, actor: Writer, request_id: RequestId
+) -> UpdateMessagesResult:
+    updated, unchanged, errors = service.update_messages(db, actor=actor, request_id=request_id)
+    return UpdateMessagesResult(
+        success=True,
+        result=UpdateMessagesCounts(updated=updated, unchanged=unchanged, errors=errors),
+        message=f"Updated {updated} alert message(s); {unchanged} unchanged, {errors} errors",
+    )
 
 
 @router.patch("", response_model=AlertActionResult, summary="Change an alert's state")

@@ -92,6 +92,33 @@ def _evidence(rule: Rule, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def rerender_messages(db: Session, rules: Sequence[Rule]) -> tuple[int, int, int]:
+    """Re-render every unresolved alert's message from its rule's current template and
+    threshold and the values stored in its evidence. Returns (updated, unchanged, errors):
+    an alert whose rule is gone or whose values no longer fill the template is an error
+    and keeps its message."""
+    by_key = {r.key: r for r in rules}
+    updated = unchanged = errors = 0
+    for alert in repository.unresolved_alerts(db, tutor_ids=None):
+        rule = by_key.get(alert.rule_key)
+        stored = (alert.evidence or {}).get("values")
+        if rule is None or not isinstance(stored, dict):
+            errors += 1
+            continue
+        try:
+            message = render_message(rule.message, {**stored, "threshold": rule.threshold})
+        except (ValueError, TypeError, KeyError):
+            errors += 1
+            continue
+        if message == alert.message:
+            unchanged += 1
+        else:
+            alert.message = message
+            updated += 1
+    db.flush()
+    return updated, unchanged, errors
+
+
 def _resolve(db: Session, alert: Alert, now: datetime, note: str) -> None:
     alert.state = "resolved"
     alert.resolved_at = now

@@ -112,6 +112,25 @@ class AlertAcknowledge(ApiModel):
     note: str | None = Field(None, max_length=2000)
 
 
+class AlertBulkAction(ApiModel):
+    action: Literal["update-messages"] = Field(
+        description="The original's only bulk action: re-render every unresolved alert's "
+        "message from the current rules."
+    )
+
+
+class UpdateMessagesCounts(ApiModel):
+    updated: int
+    unchanged: int
+    errors: int
+
+
+class UpdateMessagesResult(ApiModel):
+    success: bool
+    result: UpdateMessagesCounts
+    message: str
+
+
 class AlertActionResult(ApiModel):
     success: bool
     action: str

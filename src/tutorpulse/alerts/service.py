@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.alerts import repository
 from tutorpulse.alerts.evaluate import EvalParams, build_frame
-from tutorpulse.alerts.generate import GenerateResult, apply
+from tutorpulse.alerts.generate import GenerateResult, apply, rerender_messages
 from tutorpulse.alerts.lifecycle import ACTIONS, transition
 from tutorpulse.alerts.models import AlertRule
 from tutorpulse.alerts.queries import get_alert_detail, list_alerts, stats
@@ -42,6 +42,7 @@ __all__ = [
     "run_generate",
     "stats",
     "transition",
+    "update_messages",
     "update_rule",
 ]
 
@@ -146,6 +147,25 @@ def update_rule(
         details={"changes": changed},
     )
     return rule
+
+
+def update_messages(
+    db: Session, *, actor: Actor, request_id: str | None = None
+) -> tuple[int, int, int]:
+    """The original's ``update-messages``: re-render every unresolved alert's message from
+    the current rules (after an admin edited a template or threshold). Audited.
+    Returns (updated, unchanged, errors)."""
+    counts = rerender_messages(db, list_rules(db))
+    record_audit(
+        db,
+        actor=actor,
+        action="alert.update_messages",
+        target_type="alert",
+        target_id="*",
+        details=dict(zip(("updated", "unchanged", "errors"), counts, strict=True)),
+        request_id=request_id,
+    )
+    return counts
 
 
 def generate(

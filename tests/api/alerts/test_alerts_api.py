@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tutorpulse.alerts import service
 from tutorpulse.alerts.models import Alert, AlertEvent
+from tutorpulse.core.audit import Actor
 from tutorpulse.core.settings import Settings
 
 TODAY = date(2025, 3, 1)
@@ -182,3 +183,33 @@ def test_detail_has_evidence_and_history(
     assert body["evidence"]["values"]["technical_issue_rate"] == 0.5
     assert body["evidence"]["values"]["sessions_30d"] == 10
     assert [h["action"] for h in body["history"]] == ["created"]
+
+
+def test_update_messages_rerenders_from_current_rules(
+    client: Any, api_key: Any, db: Session, factory: Any, settings: Settings, now: datetime
+) -> None:
+    alerts = seed(db, factory, settings, now)
+    tech = alerts["technical_issues_spike"]
+    assert "(threshold 15.0%)" in tech.message  # the shipped threshold
+    admin = Actor(kind="user", id=None, name="admin@example.test", role="admin")
+    service.update_rule(
+        db, key="technical_issues_spike", changes={"threshold": 0.25}, actor=admin, now=now
+    )
+    key = api_key("read", "write", name="ops")
+    body = client.post("/api/alerts", json={"action": "update-messages"}, headers=auth(key))
+    assert body.status_code == 200, body.text
+    payload = body.json()
+    assert payload["success"] is True
+    assert payload["result"] == {"updated": 1, "unchanged": 2, "errors": 0}
+    db.refresh(tech)
+    assert tech.message == "50.0% of completed sessions had technical issues (threshold 25.0%)."
+    again = client.post("/api/alerts", json={"action": "update-messages"}, headers=auth(key))
+    assert again.json()["result"] == {"updated": 0, "unchanged": 3, "errors": 0}
+
+    bad = client.post("/api/alerts", json={"action": "delete-all"}, headers=auth(key))
+    assert bad.status_code == 400
+    assert bad.json()["details"][0]["field"] == "action"
+    reader = client.post(
+        "/api/alerts", json={"action": "update-messages"}, headers=auth(api_key("read"))
+    )
+    assert reader.status_code == 403
