@@ -292,6 +292,12 @@ class Settings(BaseSettings):
         100, ge=1, validation_alias=_env("RISK_FAIRNESS_MIN_GROUP")
     )
     risk_train_seed: int = Field(0, validation_alias=_env("RISK_TRAIN_SEED"))
+    # Drivers of a boosting model cost one extra prediction per topic; "medium" limits
+    # them to Medium/High scores when a full rescore must be faster. Logistic models
+    # always explain every score (one matrix product).
+    risk_boosting_drivers: Literal["all", "medium"] = Field(
+        "all", validation_alias=_env("RISK_BOOSTING_DRIVERS")
+    )
 
     # --- Alerts (issue 7) ---
     alerts_inhibition: bool = Field(True, validation_alias=_env("ALERTS_INHIBITION"))

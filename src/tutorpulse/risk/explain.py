@@ -312,11 +312,14 @@ def explain(
 
 
 def rows_to_explain(
-    model: RiskModel, p: npt.NDArray[np.float64], medium: float
+    model: RiskModel, p: npt.NDArray[np.float64], medium: float, *, boosting: str = "all"
 ) -> npt.NDArray[np.bool_] | None:
-    """Which scores get drivers: all of a logistic model's (they cost one matrix product);
-    for boosting, whose drivers cost one prediction per topic, those at Medium or above."""
-    return None if model.algorithm == "logistic" else np.asarray(p >= medium)
+    """Which scores get drivers (None = every one): all of a logistic model's (one matrix
+    product); a boosting model's drivers cost one prediction per topic, so
+    ``boosting="medium"`` (setting ``RISK_BOOSTING_DRIVERS``) limits them to Medium/High."""
+    if model.algorithm == "logistic" or boosting == "all":
+        return None
+    return np.asarray(p >= medium)
 
 
 def risk_level(p: float, thresholds: tuple[float, float]) -> str:

@@ -71,7 +71,8 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         ]
         p = model.predict(at_risk)
         cut = thresholds(settings, churn.TARGET)
-        drivers = explain(model, at_risk, only=rows_to_explain(model, p, cut[0]))
+        only = rows_to_explain(model, p, cut[0], boosting=settings.risk_boosting_drivers)
+        drivers = explain(model, at_risk, only=only)
         tutor_rows = [
             {
                 "tid": int(tid),
@@ -98,7 +99,8 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         rows = noshow.session_features(frames, targets, now_ts, feats)
         p = model.predict(rows)
         cut = thresholds(settings, noshow.TARGET)
-        drivers = explain(model, rows, only=rows_to_explain(model, p, cut[0]))
+        only = rows_to_explain(model, p, cut[0], boosting=settings.risk_boosting_drivers)
+        drivers = explain(model, rows, only=only)
         session_rows = [
             {
                 "session_id": int(sid),
