@@ -267,6 +267,13 @@ class Settings(BaseSettings):
     risk_noshow_high_threshold: float = Field(
         0.05, gt=0, lt=1, validation_alias=_env("RISK_NOSHOW_HIGH_THRESHOLD")
     )
+    # Student no-show levels: about 2x and 4x the measured base rate (docs/risk.md).
+    risk_student_noshow_medium_threshold: float = Field(
+        0.07, gt=0, lt=1, validation_alias=_env("RISK_STUDENT_NOSHOW_MEDIUM_THRESHOLD")
+    )
+    risk_student_noshow_high_threshold: float = Field(
+        0.14, gt=0, lt=1, validation_alias=_env("RISK_STUDENT_NOSHOW_HIGH_THRESHOLD")
+    )
     risk_noshow_window_days: int = Field(
         7, ge=1, le=28, validation_alias=_env("RISK_NOSHOW_WINDOW_DAYS")
     )

@@ -43,7 +43,9 @@ NowOpt = typer.Option(None, "--now", help="As-of time (ISO); default: the curren
 
 @app.command("train")
 def train(
-    target: str | None = typer.Option(None, help="churn or tutor_no_show (default: both)."),
+    target: str | None = typer.Option(
+        None, help="churn, tutor_no_show or student_no_show (default: all three)."
+    ),
     now: str | None = NowOpt,
 ) -> None:
     """Train, register and (if not worse than the active one) activate the models."""
@@ -61,7 +63,7 @@ def train(
                 "PR-AUC",
                 "Brier",
                 "Base-rate Brier",
-                "Rule AUC",
+                "Baseline AUC",
                 "Result",
                 "Seconds",
             ):
@@ -149,5 +151,6 @@ def score(now: str | None = NowOpt) -> None:
         s = service.score_all(db, now=_now(now), settings=settings)
     console.print(
         f"tutors scored {s.tutors_scored:,}, sessions scored {s.sessions_scored:,}, "
-        f"churn model v{s.churn_version}, no-show model v{s.noshow_version}; seconds {s.seconds}"
+        f"churn model v{s.churn_version}, no-show model v{s.noshow_version}, "
+        f"student no-show model v{s.student_noshow_version}; seconds {s.seconds}"
     )

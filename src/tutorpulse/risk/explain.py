@@ -26,6 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from tutorpulse.risk.model import RiskModel
+from tutorpulse.risk.noshow import STUDENT_TARGET
 
 TOP_DRIVERS = 3
 Row = dict[str, Any]
@@ -221,6 +222,63 @@ GROUPS: dict[str, tuple[tuple[str, ...], Callable[[Row], str]]] = {
 }
 
 
+def _student(r: Row) -> str:
+    due = r["stu_recent_due"]
+    if due > 0:
+        text = f"the student missed {_n(r['stu_recent_no_shows'])} of their last {_n(due)} sessions"
+    else:
+        text = "no session of this student in the last 90 days"
+    if r["stu_ever_completed"] <= 0:
+        text += "; has not completed a session in the last year"
+    return text
+
+
+def _pair(r: Row) -> str:
+    if r["first_session"] > 0:
+        return "first session with this tutor"
+    return (
+        f"missed {_n(r['pair_student_no_shows_90d'])} of {_n(r['pair_sessions_90d'])} "
+        "sessions with this tutor in 90 days"
+    )
+
+
+def _tutor_students(r: Row) -> str:
+    return (
+        f"{_n(r['student_no_shows_90d'])} student no-shows in this tutor's "
+        f"{_n(r['sessions_90d'])} sessions in 90 days"
+    )
+
+
+# The student no-show model's topics (its features are the student's, the pair's, the
+# booking's and two of the tutor's).
+STUDENT_GROUPS: dict[str, tuple[tuple[str, ...], Callable[[Row], str]]] = {
+    "student": (
+        (
+            "stu_sessions_90d",
+            "stu_no_shows_90d",
+            "stu_recent_no_shows",
+            "stu_recent_due",
+            "stu_sessions_365d",
+            "stu_no_show_rate_365d_shrunk",
+            "stu_days_since_last_session",
+            "stu_ever_completed",
+        ),
+        _student,
+    ),
+    "pair": (
+        ("first_session", "pair_sessions_90d", "pair_student_no_shows_90d"),
+        _pair,
+    ),
+    "timing": (("hours_ahead", "local_hour", "odd_hour", "weekend", "minutes"), _timing),
+    "tutor_students": (("student_no_shows_90d", "sessions_90d"), _tutor_students),
+}
+
+
+def groups_for(target: str) -> dict[str, tuple[tuple[str, ...], Callable[[Row], str]]]:
+    """The topics a model of ``target`` is explained by."""
+    return STUDENT_GROUPS if target == STUDENT_TARGET else GROUPS
+
+
 # Every value a sentence above quotes.
 SENTENCE_VALUES = (
     "active_days_14d",
@@ -239,10 +297,15 @@ SENTENCE_VALUES = (
     "new_students_30d",
     "odd_hour",
     "pair_sessions_90d",
+    "pair_student_no_shows_90d",
     "pair_tutor_reschedules_90d",
     "rating_30d",
     "rating_90d",
     "sessions_90d",
+    "stu_ever_completed",
+    "stu_recent_due",
+    "stu_recent_no_shows",
+    "student_no_shows_90d",
     "tenure_days",
     "tutor_cancels_90d",
     "tutor_no_shows_90d",
@@ -256,7 +319,10 @@ def group_contributions(
     """Per group, each row's contribution to the calibrated log-odds (see module doc)."""
     x = model.matrix(frame)
     col = {f: i for i, f in enumerate(model.features)}
-    groups = {g: [col[f] for f in feats if f in col] for g, (feats, _text) in GROUPS.items()}
+    groups = {
+        g: [col[f] for f in feats if f in col]
+        for g, (feats, _text) in groups_for(model.target).items()
+    }
     groups = {g: idx for g, idx in groups.items() if idx}
     out: dict[str, npt.NDArray[np.float64]] = {}
     if model.algorithm == "logistic":
@@ -290,6 +356,7 @@ def explain(
         return out
     sub = frame.iloc[picked]
     contrib = group_contributions(model, sub)
+    sentences = groups_for(model.target)
     keys = list(contrib)
     matrix = np.column_stack([contrib[k] for k in keys])
     order = np.argsort(-matrix, axis=1)[:, :top]
@@ -306,7 +373,7 @@ def explain(
                 break
             key = keys[j]
             drivers.append(
-                {"key": key, "text": GROUPS[key][1](rec), "contribution": round(value, 3)}
+                {"key": key, "text": sentences[key][1](rec), "contribution": round(value, 3)}
             )
     return out
 

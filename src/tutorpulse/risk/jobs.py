@@ -18,7 +18,8 @@ from tutorpulse.risk import service
 @job(
     "risk.train",
     description=(
-        "Train the churn and no-show models on the history so far, register every "
+        "Train the churn, tutor no-show and student no-show models on the history so far, "
+        "register every "
         "version with its held-out metrics, and activate those not worse than the active one."
     ),
     default_cron="0 4 * * 1",
@@ -44,7 +45,7 @@ def train(context: JobContext) -> dict[str, Any]:
     "risk.score",
     description=(
         "Score every tutor's churn probability (into tutor health) and every upcoming "
-        "session's no-show probability with the active models."
+        "session's tutor and student no-show probabilities with the active models."
     ),
     default_cron="15 * * * *",
     lock_ttl_seconds=1800,
@@ -58,5 +59,6 @@ def score(context: JobContext) -> dict[str, Any]:
         "sessionsScored": summary.sessions_scored,
         "churnModelVersion": summary.churn_version,
         "noShowModelVersion": summary.noshow_version,
+        "studentNoShowModelVersion": summary.student_noshow_version,
         "seconds": summary.seconds,
     }

@@ -1,4 +1,5 @@
-"""Trained risk models and per-session no-show scores."""
+"""Trained risk models and per-session no-show scores (tutor, and student when a student
+no-show model is active)."""
 
 from __future__ import annotations
 
@@ -41,4 +42,9 @@ class SessionRisk(Base):
     no_show_probability: Mapped[float] = mapped_column(Float, nullable=False)
     risk_level: Mapped[str] = mapped_column(String(10), nullable=False)
     drivers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False, default=list)
+    # Null when no student no-show model is active.
+    student_no_show_probability: Mapped[float | None] = mapped_column(Float)
+    student_risk_level: Mapped[str | None] = mapped_column(String(10))
+    student_drivers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=list)
+    student_model_version_id: Mapped[int | None] = mapped_column(Integer)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

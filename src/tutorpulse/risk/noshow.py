@@ -1,4 +1,9 @@
-"""Tutor no-show risk per upcoming session: features, training table, original baseline.
+"""No-show risk per upcoming session: features, training table, baselines.
+
+Two targets share the sessions, cutoffs and session features: ``tutor_no_show`` (the
+tutor does not show) and ``student_no_show`` (the student does not show; its features
+add the student's history, ``risk.student``, and its baseline is the student's own
+past no-show rate).
 
 At a cutoff c, the sessions to score are those starting in ``[c, c + window)``.
 Their features are the tutor's features as of c (history with recency
@@ -19,8 +24,10 @@ from tutorpulse.risk.churn import original_churn_score
 from tutorpulse.risk.features import TUTOR_FEATURES, compute_tutor_features
 from tutorpulse.risk.frames import DAY, Frames
 from tutorpulse.risk.reliability import TRAIT_FEATURES
+from tutorpulse.risk.student import STUDENT_FEATURES, student_features
 
 TARGET = "tutor_no_show"
+STUDENT_TARGET = "student_no_show"
 PAIR_LOOKBACK_DAYS = 90
 ODD_HOURS = frozenset({23, 0, 1, 2, 3, 4, 5, 6})
 SESSION_FEATURES: tuple[str, ...] = (
@@ -35,6 +42,29 @@ SESSION_FEATURES: tuple[str, ...] = (
     "pair_tutor_no_shows_90d",
 )
 NOSHOW_FEATURES: tuple[str, ...] = SESSION_FEATURES + TUTOR_FEATURES + TRAIT_FEATURES
+# Student no-show: what is known of the booking, the pair and the student; of the tutor
+# only how often their students failed to show and how busy they are.
+STUDENT_NOSHOW_FEATURES: tuple[str, ...] = (
+    "hours_ahead",
+    "local_hour",
+    "odd_hour",
+    "weekend",
+    "minutes",
+    "first_session",
+    "pair_sessions_90d",
+    "pair_student_no_shows_90d",
+    *STUDENT_FEATURES,
+    "student_no_shows_90d",
+    "sessions_90d",
+)
+FEATURES: dict[str, tuple[str, ...]] = {
+    TARGET: NOSHOW_FEATURES,
+    STUDENT_TARGET: STUDENT_NOSHOW_FEATURES,
+}
+BASELINES = {
+    TARGET: "original rule",
+    STUDENT_TARGET: "student's own past no-show rate",
+}
 
 
 def original_noshow_score(features: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -98,9 +128,10 @@ def session_features(
                 )
                 * 1.0,
                 "tns": (status == "tutor_no_show") * 1.0,
+                "sns": (status == "student_no_show") * 1.0,
             }
         )
-        .groupby(["tutor_id", "student_id"])[["n", "resched", "tns"]]
+        .groupby(["tutor_id", "student_id"])[["n", "resched", "tns", "sns"]]
         .sum()
     )
     key = pd.MultiIndex.from_arrays([targets["tutor_id"], targets["student_id"]])
@@ -110,6 +141,7 @@ def session_features(
         {
             "session_id": targets["session_id"].to_numpy(),
             "tutor_id": targets["tutor_id"].to_numpy(),
+            "student_id": targets["student_id"].to_numpy(),
             "start_ts": start,
             "hours_ahead": (start - cutoff) / 3600.0,
             "local_hour": hour,
@@ -120,6 +152,7 @@ def session_features(
             "pair_sessions_90d": pair["n"].to_numpy(),
             "pair_tutor_reschedules_90d": pair["resched"].to_numpy(),
             "pair_tutor_no_shows_90d": pair["tns"].to_numpy(),
+            "pair_student_no_shows_90d": pair["sns"].to_numpy(),
         }
     )
     tf = tutor_features.reindex(out["tutor_id"].to_numpy())
@@ -129,9 +162,27 @@ def session_features(
     return out
 
 
-def noshow_dataset(frames: Frames, cutoffs: list[int], *, window_days: int) -> pd.DataFrame:
+def add_student_features(
+    frames: Frames, rows: pd.DataFrame, cutoff: int, *, older: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``rows`` (``session_features`` output) with ``STUDENT_FEATURES`` added and
+    ``baseline`` replaced by the student's own past no-show rate (365 days; students
+    without a due session get the population rate). ``older``: see ``student_features``."""
+    stu = student_features(frames, rows["student_id"].to_numpy(), cutoff, older=older)
+    out = rows.reset_index(drop=True).copy()
+    for name in STUDENT_FEATURES:
+        out[name] = stu[name].to_numpy()
+    out["baseline"] = stu["stu_no_show_rate_365d"].to_numpy()
+    return out
+
+
+def noshow_dataset(
+    frames: Frames, cutoffs: list[int], *, window_days: int, target: str = TARGET
+) -> pd.DataFrame:
     """Sessions with a known outcome starting in ``[c, c + window)`` for each cutoff, with
-    features as of c, ``label`` (1 = tutor no-show) and ``cutoff``."""
+    features as of c, ``label`` (1 = the session's status is ``target``) and ``cutoff``."""
+    if target not in FEATURES:
+        raise ValueError(f"unknown no-show target {target!r}")
     parts = []
     ss = frames.sessions
     start = ss["start_ts"].to_numpy()
@@ -141,8 +192,10 @@ def noshow_dataset(frames: Frames, cutoffs: list[int], *, window_days: int) -> p
         targets = ss.loc[sel]
         feats = compute_tutor_features(frames, cutoff)
         rows = session_features(frames, targets, cutoff, feats)
+        if target == STUDENT_TARGET:
+            rows = add_student_features(frames, rows, cutoff)
         label = targets.set_index("session_id")["status"].reindex(rows["session_id"])
-        rows["label"] = (label.to_numpy() == "tutor_no_show").astype(np.int8)
+        rows["label"] = (label.to_numpy() == target).astype(np.int8)
         rows["cutoff"] = cutoff
         parts.append(rows)
     if not parts:

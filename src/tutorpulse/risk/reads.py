@@ -15,6 +15,7 @@ from tutorpulse.risk.schemas import (
     NoShowSummary,
     SessionRiskPage,
     SessionRiskRead,
+    SessionRiskWithStudentRead,
     TutorRiskPage,
     TutorRiskRead,
 )
@@ -45,6 +46,18 @@ def _session_read(risk: Any, session: Any, tutor_external: str) -> SessionRiskRe
     )
 
 
+def _session_with_student(
+    risk: Any, session: Any, tutor_external: str
+) -> SessionRiskWithStudentRead:
+    scored = risk.student_no_show_probability is not None
+    return SessionRiskWithStudentRead(
+        **_session_read(risk, session, tutor_external).model_dump(),
+        student_no_show_probability=risk.student_no_show_probability,
+        student_risk_level=risk.student_risk_level if scored else None,
+        student_drivers=(risk.student_drivers or []) if scored else None,
+    )
+
+
 def list_session_risks(
     db: Session,
     *,
@@ -55,7 +68,8 @@ def list_session_risks(
     tutor_external_id: str | None = None,
     levels: tuple[str, ...] | None = None,
 ) -> SessionRiskPage:
-    """Scored sessions starting in ``[now, now + days_ahead)``, riskiest first."""
+    """Scored sessions starting in ``[now, now + days_ahead)``, highest tutor no-show
+    probability first, each with its student no-show score when there is one."""
     rows, total = repo.session_risk_page(
         db,
         start=now,
@@ -66,7 +80,7 @@ def list_session_risks(
         offset=offset,
     )
     return SessionRiskPage(
-        sessions=[_session_read(r, s, ext) for r, s, ext in rows],
+        sessions=[_session_with_student(r, s, ext) for r, s, ext in rows],
         total=total,
         limit=limit,
         offset=offset,

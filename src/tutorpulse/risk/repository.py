@@ -21,6 +21,7 @@ from tutorpulse.risk.history_repository import (
     load_frames,
     older_history,
     older_session_counts,
+    older_student_counts,
 )
 from tutorpulse.risk.models import ModelVersion, SessionRisk
 from tutorpulse.sessions.models import TutorSession
@@ -32,6 +33,7 @@ __all__ = [
     "load_frames",
     "older_history",
     "older_session_counts",
+    "older_student_counts",
 ]
 
 WRITE_CHUNK = 5_000

@@ -32,8 +32,17 @@ class SessionRiskRead(ApiModel):
     scored_at: datetime
 
 
+class SessionRiskWithStudentRead(SessionRiskRead):
+    """A ``GET /api/risk/sessions`` row: the tutor no-show score and, when a student
+    no-show model is active, the student's (all three student fields null otherwise)."""
+
+    student_no_show_probability: float | None
+    student_risk_level: str | None
+    student_drivers: list[Driver] | None
+
+
 class SessionRiskPage(ApiModel):
-    sessions: list[SessionRiskRead]
+    sessions: list[SessionRiskWithStudentRead]
     total: int
     limit: int
     offset: int

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.settings import Settings
@@ -15,6 +16,7 @@ from tutorpulse.risk import churn, noshow, registry
 from tutorpulse.risk import repository as repo
 from tutorpulse.risk.explain import explain, risk_level, rows_to_explain
 from tutorpulse.risk.features import EVENT_ROW_DAYS, LOOKBACK_DAYS, compute_tutor_features
+from tutorpulse.risk.frames import Frames
 
 # What scoring reads as rows before ``now`` (a day of margin each); anything older only as
 # per-tutor aggregates (``features.OlderHistory``, two grouped queries).
@@ -25,6 +27,11 @@ SCORING_EVENT_DAYS = EVENT_ROW_DAYS + 1
 def thresholds(settings: Settings, target: str) -> tuple[float, float]:
     if target == churn.TARGET:
         return settings.risk_churn_medium_threshold, settings.risk_churn_high_threshold
+    if target == noshow.STUDENT_TARGET:
+        return (
+            settings.risk_student_noshow_medium_threshold,
+            settings.risk_student_noshow_high_threshold,
+        )
     return settings.risk_noshow_medium_threshold, settings.risk_noshow_high_threshold
 
 
@@ -35,12 +42,38 @@ class ScoreSummary:
     sessions_scored: int
     churn_version: int | None
     noshow_version: int | None
+    student_noshow_version: int | None
     seconds: dict[str, float]
+
+
+def _student_scores(
+    db: Session,
+    *,
+    frames: Frames,
+    rows: pd.DataFrame,
+    now_ts: int,
+    settings: Settings,
+    artifact: bytes,
+) -> tuple[list[float], list[str], list[list[dict[str, Any]]]]:
+    """Student no-show probabilities, levels and drivers of the sessions in ``rows``
+    (``noshow.session_features`` output) with the model in ``artifact``."""
+    model = registry.load(artifact)
+    older = repo.older_student_counts(db, cutoff=now_ts)
+    with_student = noshow.add_student_features(frames, rows, now_ts, older=older)
+    p = model.predict(with_student)
+    cut = thresholds(settings, noshow.STUDENT_TARGET)
+    only = rows_to_explain(model, p, cut[0], boosting=settings.risk_boosting_drivers)
+    drivers = explain(model, with_student, only=only)
+    probs = [round(float(pi), 6) for pi in p]
+    return probs, [risk_level(pi, cut) for pi in probs], drivers
 
 
 def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary:
     """Score every at-risk tutor (into tutor_health) and every upcoming session with the
-    active models; a target without an active model is skipped (its scores are cleared)."""
+    active models; a target without an active model is skipped (its scores are cleared).
+
+    Session rows exist only with an active tutor no-show model; their student no-show
+    columns are filled when a student no-show model is active too (else null)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     until = now + timedelta(days=settings.risk_score_days_ahead)
@@ -89,7 +122,9 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
     timings["write_tutors"] = round(time.perf_counter() - t3, 3)
 
     ns_row = repo.get_active(db, target=noshow.TARGET)
+    student_version = repo.get_active(db, target=noshow.STUDENT_TARGET)
     session_rows: list[dict[str, Any]] = []
+    s_version: int | None = None
     if ns_row is not None and ns_row.artifact is not None:
         t4 = time.perf_counter()
         model = registry.load(ns_row.artifact)
@@ -101,6 +136,23 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         cut = thresholds(settings, noshow.TARGET)
         only = rows_to_explain(model, p, cut[0], boosting=settings.risk_boosting_drivers)
         drivers = explain(model, rows, only=only)
+        n = len(rows)
+        s_p: list[float | None] = [None] * n
+        s_level: list[str | None] = [None] * n
+        s_drivers: list[list[dict[str, Any]] | None] = [None] * n
+        if student_version is not None and student_version.artifact is not None and n:
+            t6 = time.perf_counter()
+            sp, sl, sd = _student_scores(
+                db,
+                frames=frames,
+                rows=rows,
+                now_ts=now_ts,
+                settings=settings,
+                artifact=student_version.artifact,
+            )
+            s_p, s_level, s_drivers = list(sp), list(sl), list(sd)
+            s_version = student_version.id
+            timings["student_noshow"] = round(time.perf_counter() - t6, 3)
         session_rows = [
             {
                 "session_id": int(sid),
@@ -108,9 +160,13 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
                 "no_show_probability": round(float(pi), 6),
                 "risk_level": risk_level(float(pi), cut),
                 "drivers": d,
+                "student_no_show_probability": s_p[i],
+                "student_risk_level": s_level[i],
+                "student_drivers": s_drivers[i],
+                "student_model_version_id": s_version,
                 "scored_at": now,
             }
-            for sid, pi, d in zip(rows["session_id"], p, drivers, strict=True)
+            for i, (sid, pi, d) in enumerate(zip(rows["session_id"], p, drivers, strict=True))
         ]
         timings["noshow"] = round(time.perf_counter() - t4, 3)
     t5 = time.perf_counter()
@@ -124,5 +180,8 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         sessions_scored=len(session_rows),
         churn_version=churn_row.version if churn_row else None,
         noshow_version=ns_row.version if ns_row else None,
+        student_noshow_version=student_version.version
+        if student_version is not None and s_version is not None
+        else None,
         seconds=timings,
     )

@@ -52,7 +52,7 @@ __all__ = [
     "train_models",
 ]
 
-TARGETS = (churn.TARGET, noshow.TARGET)
+TARGETS = (churn.TARGET, noshow.TARGET, noshow.STUDENT_TARGET)
 
 
 @dataclass
@@ -113,11 +113,11 @@ def fit_target(frames: Frames, *, target: str, start_ts: int, settings: Settings
     )
     n_test = settings.risk_noshow_test_windows
     train, valid, test = noshow.split_cutoffs(cutoffs, test_windows=n_test, valid_windows=n_test)
-    data = noshow.noshow_dataset(frames, cutoffs, window_days=w)
+    data = noshow.noshow_dataset(frames, cutoffs, window_days=w, target=target)
     return train_and_evaluate(
         target=target,
         data=data,
-        features=list(noshow.NOSHOW_FEATURES),
+        features=list(noshow.FEATURES[target]),
         train_cutoffs=train,
         valid_cutoffs=valid,
         test_cutoffs=test,
@@ -127,6 +127,7 @@ def fit_target(frames: Frames, *, target: str, start_ts: int, settings: Settings
         fairness_tolerance=settings.risk_fairness_noshow_tolerance,
         fairness_min_n=settings.risk_fairness_min_group,
         negative_share=settings.risk_noshow_negative_share,
+        baseline_name=noshow.BASELINES[target],
     )
 
 
@@ -254,7 +255,7 @@ def evaluate_model(
         cutoffs = noshow.week_cutoffs(
             start_ts=to_epoch(first), end_ts=frames.end_ts, window_days=w, warmup_days=0
         )[-settings.risk_noshow_test_windows :]
-        data = noshow.noshow_dataset(frames, cutoffs, window_days=w)
+        data = noshow.noshow_dataset(frames, cutoffs, window_days=w, target=row.target)
     if data.empty:
         raise Invalid.field("data", "no rows in the evaluation period")
     y = data["label"].to_numpy()

@@ -3,7 +3,8 @@
 The three periods never overlap in time: training rows' label windows end by
 the validation cutoff, validation's by the test cutoff (see ``churn.split_cutoffs``
 and ``noshow.split_cutoffs``). The original's rule is scored on the same
-held-out rows as the baseline.
+held-out rows as the baseline (for the student no-show target: the student's own past
+no-show rate, ``noshow.BASELINES``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def train_and_evaluate(
     fairness_min_n: int,
     algorithms: tuple[str, ...] = ALGORITHMS,
     negative_share: float = 1.0,
+    baseline_name: str = "original rule",
 ) -> TrainingResult:
     """Return the selected, calibrated model and its held-out metrics.
 
@@ -97,6 +99,7 @@ def train_and_evaluate(
     metrics: dict[str, Any] = {
         "heldOut": {k: v for k, v in held_out.items() if k not in ("calibration", "roc")},
         "baseline": {k: v for k, v in baseline.items() if k not in ("calibration",)},
+        "baselineName": baseline_name,
         "candidates": candidates,
         "validationAuc": {a: round(v, 4) for a, v in valid_auc.items()},
         "selectedBy": "validation AUC",

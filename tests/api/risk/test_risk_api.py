@@ -153,3 +153,33 @@ def test_models_listed_without_artifacts(api: Any, db: Any, now: Any) -> None:
     assert body["models"][0]["metrics"]["heldOut"]["auc"] == 0.8
     assert "artifact" not in body["models"][0]
     api("/api/risk/models", expect=400, target="nope")
+
+
+def test_sessions_carry_the_student_score_when_there_is_one(api: Any, db: Any, scored: Any) -> None:
+    body = api("/api/risk/sessions", daysAhead=7)
+    # No student no-show model has scored these sessions yet: the student fields are null.
+    for s in body["sessions"]:
+        assert s["studentNoShowProbability"] is None
+        assert s["studentRiskLevel"] is None
+        assert s["studentDrivers"] is None
+    top = db.query(SessionRisk).filter(SessionRisk.no_show_probability == 0.09).one()
+    top.student_no_show_probability = 0.12
+    top.student_risk_level = "Medium"
+    top.student_drivers = [
+        {
+            "key": "student",
+            "text": "the student missed 2 of their last 5 sessions",
+            "contribution": 0.6,
+        }
+    ]
+    top.student_model_version_id = 3
+    db.flush()
+    first = api("/api/risk/sessions", daysAhead=7)["sessions"][0]
+    assert first["noShowProbability"] == 0.09
+    assert first["studentNoShowProbability"] == 0.12
+    assert first["studentRiskLevel"] == "Medium"
+    assert first["studentDrivers"][0]["text"] == "the student missed 2 of their last 5 sessions"
+    # The original endpoint keeps its shape: tutor no-show only.
+    original = api("/api/analytics/noshow-risk", daysAhead=7)["highRiskSessions"][0]
+    assert original["noShowProbability"] == 0.09
+    assert not any(key.startswith("student") and key != "studentId" for key in original)

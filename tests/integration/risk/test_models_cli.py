@@ -56,3 +56,14 @@ def test_models_cli_round_trip(cli_env: Path) -> None:
     scored = runner.invoke(app, ["models", "score", "--now", NOW])
     assert scored.exit_code == 0, scored.output
     assert "churn model v1" in scored.output
+    assert "student no-show model vNone" in scored.output
+
+    student = runner.invoke(app, ["models", "train", "--target", "student_no_show", "--now", NOW])
+    assert student.exit_code == 0, student.output
+    assert "student_no_show" in student.output
+    listed = runner.invoke(app, ["models", "list", "--target", "student_no_show"]).output
+    assert "student_no_show" in listed
+    assert "churn" not in listed
+    bogus = runner.invoke(app, ["models", "train", "--target", "student", "--now", NOW])
+    assert bogus.exit_code == 1
+    assert "student_no_show" in bogus.output

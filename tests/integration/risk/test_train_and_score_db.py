@@ -18,6 +18,7 @@ from tutorpulse.risk import repository, service
 from tutorpulse.risk.features import older_history
 from tutorpulse.risk.frames import to_epoch
 from tutorpulse.risk.models import ModelVersion, SessionRisk
+from tutorpulse.risk.student import older_student_counts
 from tutorpulse.tutors import service as tutors_service
 from tutorpulse.tutors.importer import import_directory
 from tutorpulse.tutors.models import Tutor
@@ -45,7 +46,8 @@ def _assert_sql_aggregates_match_pandas(db: Session) -> None:
     """Scoring reads the older history as SQL aggregates; training counts rows in pandas."""
     now_ts = to_epoch(NOW)
     in_sql = repository.older_history(db, cutoff=now_ts)
-    in_pandas = older_history(repository.load_frames(db, end=NOW), now_ts)
+    frames = repository.load_frames(db, end=NOW)
+    in_pandas = older_history(frames, now_ts)
     counts = in_sql.session_counts
     for column in ("sessions_365d", "tutor_no_shows_180d", "late_365d", "late_start_365d"):
         assert counts[column].sum() > 0
@@ -58,6 +60,12 @@ def _assert_sql_aggregates_match_pandas(db: Session) -> None:
         in_pandas.last_login.sort_index(),
         check_names=False,
         check_exact=True,
+    )
+    students_sql = repository.older_student_counts(db, cutoff=now_ts)
+    students_pandas = older_student_counts(frames, now_ts)
+    assert students_sql["no_shows"].sum() > 0
+    pd.testing.assert_frame_equal(
+        students_sql.sort_index(), students_pandas.sort_index(), check_names=False
     )
 
 
@@ -80,7 +88,7 @@ def test_train_activate_score_through_the_database(world_engine: Engine) -> None
                 f"\n{o.target}: v{o.version.version} {o.version.algorithm} AUC {held['auc']} "
                 f"Brier {held['brier']} (base rate {held['brierBaseRate']}) -> {o.reason}"
             )
-        assert {o.target for o in outcomes} == {"churn", "tutor_no_show"}
+        assert {o.target for o in outcomes} == {"churn", "tutor_no_show", "student_no_show"}
         churn_out = next(o for o in outcomes if o.target == "churn")
         assert churn_out.activated
         assert churn_out.version.metrics["heldOut"]["auc"] > 0.7
@@ -90,6 +98,27 @@ def test_train_activate_score_through_the_database(world_engine: Engine) -> None
         ns = next(o for o in outcomes if o.target == "tutor_no_show")
         service.activate_model(db, version_id=ns.version.id)
         db.commit()
+        # Sessions first without an active student model (whether or not training
+        # activated it): the student columns stay empty.
+        student = next(o for o in outcomes if o.target == "student_no_show")
+        student.version.is_active = False
+        db.commit()
+        service.score_all(db, now=NOW, settings=settings)
+        assert db.scalar(select(func.count()).select_from(SessionRisk)) > 0
+        assert (
+            db.scalar(
+                select(func.count()).where(SessionRisk.student_no_show_probability.is_not(None))
+            )
+            == 0
+        )
+        assert student.version.metrics["baselineName"] == "student's own past no-show rate"
+        service.activate_model(db, version_id=student.version.id)
+        db.commit()
+        evaluated = service.evaluate_model(
+            db, version_id=student.version.id, now=NOW, settings=settings
+        )
+        assert evaluated["target"] == "student_no_show"
+        assert evaluated["model"]["auc"] is not None
 
         summary = service.score_all(db, now=NOW, settings=settings)
         db.commit()
@@ -111,6 +140,17 @@ def test_train_activate_score_through_the_database(world_engine: Engine) -> None
         assert levels <= {"High", "Medium", "Low"}
         assert summary.sessions_scored > 0
         assert db.scalar(select(func.count()).select_from(SessionRisk)) == summary.sessions_scored
+        assert summary.student_noshow_version == student.version.version
+        risks = db.scalars(select(SessionRisk)).all()
+        assert all(r.student_no_show_probability is not None for r in risks)
+        assert {r.student_model_version_id for r in risks} == {student.version.id}
+        assert {r.student_risk_level for r in risks} <= {"High", "Medium", "Low"}
+        probs = [r.student_no_show_probability for r in risks]
+        assert 0 < min(probs) < max(probs) < 1
+        with_drivers = [r for r in risks if r.student_drivers]
+        assert with_drivers
+        keys = {d["key"] for r in with_drivers for d in r.student_drivers or []}
+        assert keys <= {"student", "pair", "timing", "tutor_students"}
         after = tutors_service.get_dashboard_metrics(db, now=NOW)
         assert after.high_risk_count is not None
         high = db.scalar(
