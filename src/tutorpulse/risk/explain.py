@@ -27,6 +27,7 @@ import pandas as pd
 
 from tutorpulse.risk.model import RiskModel
 from tutorpulse.risk.noshow import STUDENT_TARGET
+from tutorpulse.risk.student import STUDENT_FEATURES
 
 TOP_DRIVERS = 3
 Row = dict[str, Any]
@@ -253,16 +254,7 @@ def _tutor_students(r: Row) -> str:
 # booking's and two of the tutor's).
 STUDENT_GROUPS: dict[str, tuple[tuple[str, ...], Callable[[Row], str]]] = {
     "student": (
-        (
-            "stu_sessions_90d",
-            "stu_no_shows_90d",
-            "stu_recent_no_shows",
-            "stu_recent_due",
-            "stu_sessions_365d",
-            "stu_no_show_rate_365d_shrunk",
-            "stu_days_since_last_session",
-            "stu_ever_completed",
-        ),
+        STUDENT_FEATURES,
         _student,
     ),
     "pair": (

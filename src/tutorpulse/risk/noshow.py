@@ -30,7 +30,8 @@ TARGET = "tutor_no_show"
 STUDENT_TARGET = "student_no_show"
 PAIR_LOOKBACK_DAYS = 90
 ODD_HOURS = frozenset({23, 0, 1, 2, 3, 4, 5, 6})
-SESSION_FEATURES: tuple[str, ...] = (
+# What is known of the booking itself and of the pair's volume, for both targets.
+BOOKING_FEATURES: tuple[str, ...] = (
     "hours_ahead",
     "local_hour",
     "odd_hour",
@@ -38,6 +39,9 @@ SESSION_FEATURES: tuple[str, ...] = (
     "minutes",
     "first_session",
     "pair_sessions_90d",
+)
+SESSION_FEATURES: tuple[str, ...] = (
+    *BOOKING_FEATURES,
     "pair_tutor_reschedules_90d",
     "pair_tutor_no_shows_90d",
 )
@@ -45,13 +49,7 @@ NOSHOW_FEATURES: tuple[str, ...] = SESSION_FEATURES + TUTOR_FEATURES + TRAIT_FEA
 # Student no-show: what is known of the booking, the pair and the student; of the tutor
 # only how often their students failed to show and how busy they are.
 STUDENT_NOSHOW_FEATURES: tuple[str, ...] = (
-    "hours_ahead",
-    "local_hour",
-    "odd_hour",
-    "weekend",
-    "minutes",
-    "first_session",
-    "pair_sessions_90d",
+    *BOOKING_FEATURES,
     "pair_student_no_shows_90d",
     *STUDENT_FEATURES,
     "student_no_shows_90d",
