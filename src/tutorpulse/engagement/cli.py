@@ -17,23 +17,26 @@ console = Console()
 
 
 def refresh_until_done(settings: Settings) -> None:
-    """Run the incremental refresh until no tutor is left marked (used after an import)."""
+    """Bring every marked tutor and the platform totals up to date (used after an import):
+    incremental passes, or a rebuild when most tutors are marked (``refresh.catch_up``)."""
     engine = create_db_engine(settings.resolved_database_url())
     factory = make_session_factory(engine)
-    clock = SystemClock()
-    total = 0
+    done = 0
     with console.status("refreshing tutor health…") as status:
-        while True:
-            result = refresh.run_refresh(
-                factory, settings=settings, now_fn=clock.now, force_platform=True
-            )
-            total += result.tutors_rolled_up + result.tutors_day_rollover
+
+        def on_pass(step: refresh.RefreshResult) -> None:
+            nonlocal done
+            done += step.tutors_rolled_up + step.tutors_day_rollover
             status.update(
-                f"refreshing tutor health… {total:,} tutors, {result.remaining_dirty:,} left"
+                f"refreshing tutor health… {done:,} tutors, {step.remaining_dirty:,} left"
             )
-            if result.remaining_dirty == 0:
-                break
-    console.print(f"tutor health refreshed: {total:,} tutor(s) recomputed")
+
+        mode, result = refresh.catch_up(
+            factory, settings=settings, now_fn=SystemClock().now, on_pass=on_pass
+        )
+    total = result.tutors_rolled_up + result.tutors_day_rollover
+    how = "rebuilt (most tutors were marked)" if mode == "rebuild" else "refreshed"
+    console.print(f"tutor health {how}: {total:,} tutor(s) recomputed")
 
 
 @app.command("refresh")

@@ -368,6 +368,10 @@ def stale_health(db: Session, *, zone: str, today: date, limit: int) -> list[int
     return [int(i) for i in db.scalars(stmt)]
 
 
+def count_tutors(db: Session) -> int:
+    return int(db.scalar(select(func.count()).select_from(Tutor)) or 0)
+
+
 def all_tutor_ids(db: Session) -> list[int]:
     return [int(i) for i in db.scalars(select(Tutor.id).order_by(Tutor.id))]
 

@@ -225,3 +225,47 @@ def test_dirty_tutors_without_any_activity_get_a_health_row(db: Session) -> None
     rows = [db.get(TutorHealth, i) for i in ids]
     assert all(r is not None and r.sessions_30d == 0 and r.logins_7d == 0 for r in rows)
     assert all(r is not None and r.first_active_on is None for r in rows)
+
+
+def test_catch_up_rebuilds_when_most_tutors_are_marked_and_refreshes_otherwise(
+    db: Session,
+) -> None:
+    """After an import: most tutors marked → a rebuild; a few → incremental passes with the
+    platform totals computed once, at the end. Both leave what a rebuild leaves."""
+    tutors, _ = _seed(db)
+    settings = _settings()
+    clock = Clock(START)
+    for i, ext in enumerate(tutors):
+        engagement_service.record_event(
+            db, item=engagement_service.EventInput(ext, "login", None,
+                                                    (START - timedelta(days=i)).isoformat()),
+            idempotency_key=None, now=clock.now(), settings=settings,
+        )  # fmt: skip
+    mode, result = refresh.catch_up(lambda: db, settings=settings, now_fn=clock.now)  # type: ignore[arg-type]
+    assert (mode, result.tutors_rolled_up, result.remaining_dirty) == ("rebuild", len(tutors), 0)
+    first = _snapshot(db)
+    assert first["platform_daily"]["logins"].sum() == len(tutors)
+
+    # One tutor of six marked: incremental, platform once at the end.
+    engagement_service.record_event(
+        db, item=engagement_service.EventInput(tutors[0], "login", None,
+                                                (START - timedelta(days=2)).isoformat()),
+        idempotency_key=None, now=clock.now(), settings=settings,
+    )  # fmt: skip
+    passes: list[refresh.RefreshResult] = []
+    mode, result = refresh.catch_up(
+        lambda: db,  # type: ignore[arg-type,return-value]
+        settings=settings, now_fn=clock.now, on_pass=passes.append,
+    )  # fmt: skip
+    assert (mode, result.tutors_rolled_up, result.remaining_dirty) == ("refresh", 1, 0)
+    assert passes
+    assert all(p.platform_days == 0 for p in passes)
+    assert result.platform_days > 0
+    incremental = _snapshot(db)
+    assert incremental["platform_daily"]["logins"].sum() == len(tutors) + 1
+    refresh.rebuild(lambda: db, settings=settings, now_fn=clock.now)  # type: ignore[arg-type]
+    rebuilt = _snapshot(db)
+    for table in incremental:
+        pd.testing.assert_frame_equal(
+            incremental[table], rebuilt[table], check_dtype=False, obj=table
+        )
