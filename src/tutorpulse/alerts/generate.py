@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from tutorpulse.alerts import repository
@@ -172,9 +173,14 @@ def apply(
     longest = max((r.cooldown_hours for r in active), default=0)
     resolved_at = repository.last_resolved(db, since=now - timedelta(hours=longest))
     evaluated = set(frame.index)
-    critical_alert: dict[tuple[int, str], Alert] = {}
-    created: list[Alert] = []
-    suppressed: list[tuple[Alert, Alert]] = []
+    # A critical alert per (tutor, category), by fingerprint: it may not have an id yet.
+    critical_alert: dict[tuple[int, str], str] = {}
+    created: list[dict[str, Any]] = []  # new alerts, inserted in bulk below
+    # Re-triggered open alerts, updated in bulk by primary key below (their ORM objects
+    # are not touched, so ``seen`` says which ones fired in this pass).
+    updates: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    suppressed: list[tuple[Alert, str]] = []
 
     for rule in sorted(active, key=lambda r: -r.severity_rank):
         ev = evals[rule.key]
@@ -203,49 +209,66 @@ def apply(
                 result.errors += 1
                 continue
             if alert is not None:
-                alert.last_seen_at = now
-                alert.metric_value = value
-                alert.message = message
-                alert.priority = score
-                alert.evidence = evidence
-                alert.condition_cleared_at = None
-                alert.suppressed_by_id = None
+                updates.append(
+                    {
+                        "id": alert.id,
+                        "last_seen_at": now,
+                        "metric_value": value,
+                        "message": message,
+                        "priority": score,
+                        "evidence": evidence,
+                        "condition_cleared_at": None,
+                        "suppressed_by_id": None,
+                    }
+                )
+                seen.add(fp)
                 result.updated += 1
             else:
                 last = resolved_at.get(fp)
                 if last is not None and now < last + timedelta(hours=rule.cooldown_hours):
                     result.skipped += 1
                     continue
-                alert = Alert(
-                    rule_key=rule.key,
-                    tutor_id=int(tutor_id),
-                    fingerprint=fp,
-                    severity=rule.severity,
-                    severity_rank=rule.severity_rank,
-                    category=rule.category,
-                    priority=score,
-                    state="open",
-                    title=rule.title,
-                    message=message,
-                    metric=rule.metric,
-                    metric_value=value,
-                    threshold=rule.threshold,
-                    evidence=evidence,
-                    created_at=now,
-                    last_seen_at=now,
+                created.append(
+                    {
+                        "rule_key": rule.key,
+                        "tutor_id": int(tutor_id),
+                        "fingerprint": fp,
+                        "severity": rule.severity,
+                        "severity_rank": rule.severity_rank,
+                        "category": rule.category,
+                        "priority": score,
+                        "state": "open",
+                        "title": rule.title,
+                        "message": message,
+                        "metric": rule.metric,
+                        "metric_value": value,
+                        "threshold": rule.threshold,
+                        "evidence": evidence,
+                        "created_at": now,
+                        "last_seen_at": now,
+                    }
                 )
-                created.append(alert)
-                existing[fp] = alert
                 result.generated += 1
             if rule.severity == "critical":
-                critical_alert[(int(tutor_id), rule.category)] = alert
+                critical_alert[(int(tutor_id), rule.category)] = fp
 
-    # One flush for all new alerts (ids for their history and for suppression links).
-    db.add_all(created)
-    db.flush()
-    db.add_all([AlertEvent(alert_id=a.id, action="created", actor=SYSTEM, at=now) for a in created])
-    for target, source in suppressed:
-        target.suppressed_by_id = source.id
+    # New alerts in bulk (executemany with RETURNING: ids for their history and for the
+    # suppression links); a first pass on a large world creates tens of thousands.
+    alert_ids = {a.fingerprint: a.id for a in existing.values()}
+    if created:
+        new_ids = db.scalars(
+            insert(Alert).returning(Alert.id, sort_by_parameter_order=True), created
+        ).all()
+        alert_ids.update((r["fingerprint"], int(i)) for r, i in zip(created, new_ids, strict=True))
+        db.execute(
+            insert(AlertEvent),
+            [{"alert_id": int(i), "action": "created", "actor": SYSTEM, "at": now, "data": {}}
+             for i in new_ids],
+        )  # fmt: skip
+    if updates:
+        db.execute(update(Alert), updates)
+    for target, source_fp in suppressed:
+        target.suppressed_by_id = alert_ids[source_fp]
 
     # A full pass evaluates every active tutor: the alerts of tutors who are no longer
     # active (paused, churned) are resolved, their condition can no longer be judged.
@@ -263,7 +286,7 @@ def apply(
         rrule = by_key.get(open_alert.rule_key)
         if rrule is None or not rrule.enabled or open_alert.tutor_id not in evaluated:
             continue
-        if open_alert.last_seen_at == now:
+        if open_alert.fingerprint in seen:
             continue
         if not bool(evals[rrule.key].clear.get(open_alert.tutor_id, False)):
             open_alert.condition_cleared_at = None
