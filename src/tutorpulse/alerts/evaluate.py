@@ -44,10 +44,21 @@ def build_frame(
         frame["local_day"], frame["last_session_on"]
     )
 
-    first_login_day = inputs.earliest_login_day(frame["local_day"])
-    if first_login_day is not None:
-        logins = repository.login_days(db, since=first_login_day, tutor_ids=ids)
-        frame = frame.join(inputs.login_decline(logins, frame["local_day"]))
+    # Login windows end on each tutor's local day: summed in the database per distinct
+    # local day (two or three at any instant, across time zones).
+    sums = [
+        repository.login_window_sums(
+            db,
+            local_day=day,
+            recent_days=inputs.LOGIN_RECENT_DAYS,
+            baseline_days=inputs.LOGIN_BASELINE_DAYS,
+            tutor_ids=None if ids is None else list(frame.index[frame["local_day"] == day]),
+        )
+        for day in sorted(frame["local_day"].dropna().unique())
+    ]
+    window = pd.concat(sums) if sums else pd.DataFrame(columns=["tutor_id", "recent", "baseline"])
+    window = window.set_index("tutor_id")
+    frame = frame.join(inputs.login_ratios(window["recent"], window["baseline"], frame.index))
 
     # The trend only for tutors with enough recent sessions to have one.
     candidates = frame.index[frame["sessions_30d"] >= params.trend_min_sessions // 2].tolist()

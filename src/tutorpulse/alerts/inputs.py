@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -87,8 +85,14 @@ def login_decline(logins: pd.DataFrame, local_day: pd.Series) -> pd.DataFrame:
         in_base = (age >= LOGIN_RECENT_DAYS) & (age < LOGIN_RECENT_DAYS + LOGIN_BASELINE_DAYS)
         recent = d["logins"].where(in_recent, 0).groupby(d["tutor_id"]).sum()
         base = d["logins"].where(in_base, 0).groupby(d["tutor_id"]).sum()
-        recent = recent.reindex(idx, fill_value=0).astype(float)
-        base = base.reindex(idx, fill_value=0).astype(float)
+    return login_ratios(recent, base, idx)
+
+
+def login_ratios(recent: pd.Series, base: pd.Series, idx: pd.Index) -> pd.DataFrame:
+    """``login_decline``'s columns from per-tutor sums of recent and baseline logins
+    (tutors missing from the sums had none)."""
+    recent = recent.reindex(idx, fill_value=0).astype(float)
+    base = base.reindex(idx, fill_value=0).astype(float)
     expected = base * LOGIN_RECENT_DAYS / LOGIN_BASELINE_DAYS
     ratio = (recent / expected).where(expected > 0)
     return pd.DataFrame(
@@ -100,13 +104,3 @@ def login_decline(logins: pd.DataFrame, local_day: pd.Series) -> pd.DataFrame:
         },
         index=idx,
     )
-
-
-def earliest_login_day(local_day: pd.Series) -> date | None:
-    """The first day the login windows need for tutors with local days ``local_day``."""
-    days = pd.to_datetime(local_day.dropna())
-    if days.empty:
-        return None
-    first = days.min() - pd.Timedelta(days=LOGIN_RECENT_DAYS + LOGIN_BASELINE_DAYS)
-    result: date = first.date()
-    return result

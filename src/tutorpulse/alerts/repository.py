@@ -62,10 +62,31 @@ def last_session_days(db: Session, *, tutor_ids: Sequence[int] | None) -> pd.Dat
     return _frame(db, query, tutor_ids, TutorDaily.tutor_id)
 
 
-def login_days(db: Session, *, since: date, tutor_ids: Sequence[int] | None) -> pd.DataFrame:
-    """``tutor_id, day, logins`` for days with a login on or after ``since``."""
-    query = select(TutorDaily.tutor_id, TutorDaily.day, TutorDaily.logins).where(
-        TutorDaily.logins > 0, TutorDaily.day >= since
+def login_window_sums(
+    db: Session,
+    *,
+    local_day: date,
+    recent_days: int,
+    baseline_days: int,
+    tutor_ids: Sequence[int] | None,
+) -> pd.DataFrame:
+    """``tutor_id, recent, baseline``: logins in the ``recent_days`` local days ending on
+    ``local_day`` and in the ``baseline_days`` before them, for the tutors whose health
+    snapshot ends on ``local_day`` (summed in the database from ``tutor_daily``)."""
+    recent_from = local_day - timedelta(days=recent_days - 1)
+    first = recent_from - timedelta(days=baseline_days)
+    recent = func.sum(case((TutorDaily.day >= recent_from, TutorDaily.logins), else_=0))
+    baseline = func.sum(case((TutorDaily.day < recent_from, TutorDaily.logins), else_=0))
+    query = (
+        select(TutorDaily.tutor_id, recent.label("recent"), baseline.label("baseline"))
+        .join(TutorHealth, TutorHealth.tutor_id == TutorDaily.tutor_id)
+        .where(
+            TutorHealth.local_day == local_day,
+            TutorDaily.logins > 0,
+            TutorDaily.day >= first,
+            TutorDaily.day <= local_day,
+        )
+        .group_by(TutorDaily.tutor_id)
     )
     return _frame(db, query, tutor_ids, TutorDaily.tutor_id)
 
@@ -243,6 +264,20 @@ def expired_snoozes(db: Session, *, now: datetime) -> list[Alert]:
     return list(
         db.scalars(select(Alert).where(Alert.state == "snoozed", Alert.snoozed_until <= now))
     )
+
+
+def unresolved_ids(db: Session, fingerprints: Sequence[str]) -> dict[str, int]:
+    """Id of the unresolved alert of each fingerprint (the partial unique index's rows)."""
+    out: dict[str, int] = {}
+    for i in range(0, len(fingerprints), CHUNK):
+        part = list(fingerprints[i : i + CHUNK])
+        rows = db.execute(
+            select(Alert.fingerprint, Alert.id).where(
+                Alert.state != "resolved", Alert.fingerprint.in_(part)
+            )
+        )
+        out.update((fp, int(alert_id)) for fp, alert_id in rows)
+    return out
 
 
 def unresolved_fingerprint(db: Session, fingerprint: str) -> bool:
