@@ -63,8 +63,12 @@ def build_frame(
     # The trend only for tutors with enough recent sessions to have one.
     candidates = frame.index[frame["sessions_30d"] >= params.trend_min_sessions // 2].tolist()
     if candidates:
-        scores = repository.engagement_scores(
-            db, since=now - timedelta(days=params.trend_days), until=now, tutor_ids=candidates
+        scores = repository.recent_engagement_scores(
+            db,
+            since=now - timedelta(days=params.trend_days),
+            until=now,
+            last_n=params.trend_sessions,
+            tutor_ids=candidates,
         )
         trend = inputs.engagement_trend(
             scores, last_n=params.trend_sessions, min_n=params.trend_min_sessions

@@ -29,7 +29,8 @@ def days_since_last_session(local_day: pd.Series, last_session_on: pd.Series) ->
 
 
 def engagement_trend(scores: pd.DataFrame, *, last_n: int, min_n: int) -> pd.DataFrame:
-    """Slope, p-value and n per tutor from ``tutor_id, scheduled_start, engagement_score``.
+    """Slope, p-value and n per tutor from ``tutor_id, scheduled_start, engagement_score``
+    (or ``tutor_id, engagement_score, rank`` already ranked, 0 = the most recent).
 
     Uses each tutor's ``last_n`` most recent sessions; tutors with fewer than
     ``min_n`` (at least 3) get no row.
@@ -37,8 +38,10 @@ def engagement_trend(scores: pd.DataFrame, *, last_n: int, min_n: int) -> pd.Dat
     columns = ["engagement_slope", "engagement_slope_p", "engagement_slope_n"]
     if scores.empty:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="tutor_id"))
-    s = scores.sort_values(["tutor_id", "scheduled_start"], ascending=[True, False])
-    s = s.assign(rank=s.groupby("tutor_id").cumcount())
+    s = scores
+    if "rank" not in s.columns:
+        s = s.sort_values(["tutor_id", "scheduled_start"], ascending=[True, False])
+        s = s.assign(rank=s.groupby("tutor_id").cumcount())
     s = s[s["rank"] < last_n]
     # x = session order, oldest first; any affine x gives the same slope sign and p-value.
     s = s.assign(x=-s["rank"].astype(float), y=s["engagement_score"].astype(float))

@@ -91,19 +91,40 @@ def login_window_sums(
     return _frame(db, query, tutor_ids, TutorDaily.tutor_id)
 
 
-def engagement_scores(
-    db: Session, *, since: datetime, until: datetime, tutor_ids: Sequence[int]
+def recent_engagement_scores(
+    db: Session, *, since: datetime, until: datetime, last_n: int, tutor_ids: Sequence[int]
 ) -> pd.DataFrame:
-    """``tutor_id, scheduled_start, engagement_score`` of completed, scored sessions."""
-    query = select(
-        TutorSession.tutor_id, TutorSession.scheduled_start, TutorSession.engagement_score
-    ).where(
-        TutorSession.status == "completed",
-        TutorSession.engagement_score.is_not(None),
-        TutorSession.scheduled_start >= since,
-        TutorSession.scheduled_start < until,
+    """``tutor_id, engagement_score, rank`` of each tutor's ``last_n`` most recent completed,
+    scored sessions in [since, until) — rank 0 the newest (ties: the higher session id) —
+    ranked in the database (a window function) so only those rows are read."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=TutorSession.tutor_id,
+            order_by=(TutorSession.scheduled_start.desc(), TutorSession.id.desc()),
+        )
+        .label("rn")
     )
-    return _frame(db, query, tutor_ids, TutorSession.tutor_id)
+    frames = []
+    for part in _chunks(tutor_ids):
+        inner = (
+            select(TutorSession.tutor_id, TutorSession.engagement_score, rank)
+            .where(
+                TutorSession.status == "completed",
+                TutorSession.engagement_score.is_not(None),
+                TutorSession.scheduled_start >= since,
+                TutorSession.scheduled_start < until,
+                TutorSession.tutor_id.in_(part),
+            )
+            .subquery()
+        )
+        query = select(
+            inner.c.tutor_id, inner.c.engagement_score, (inner.c.rn - 1).label("rank")
+        ).where(inner.c.rn <= last_n)
+        frames.append(_rows(db, query))
+    if not frames:
+        return pd.DataFrame(columns=["tutor_id", "engagement_score", "rank"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def upcoming_first_sessions(db: Session, *, start: datetime, end: datetime) -> pd.DataFrame:
