@@ -149,8 +149,12 @@ def score(now: str | None = NowOpt) -> None:
     settings, factory = _factory()
     with unit_of_work(factory) as db:
         s = service.score_all(db, now=_now(now), settings=settings)
+
+    def version(v: int | None) -> str:
+        return "none active" if v is None else f"v{v}"
+
     console.print(
-        f"tutors scored {s.tutors_scored:,}, sessions scored {s.sessions_scored:,}, "
-        f"churn model v{s.churn_version}, no-show model v{s.noshow_version}, "
-        f"student no-show model v{s.student_noshow_version}; seconds {s.seconds}"
+        f"tutors scored {s.tutors_scored:,}, sessions scored {s.sessions_scored:,}; "
+        f"churn model {version(s.churn_version)}, no-show model {version(s.noshow_version)}, "
+        f"student no-show model {version(s.student_noshow_version)}; seconds {s.seconds}"
     )

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from tutorpulse.cli import app
 from tutorpulse.core.settings import get_settings
+from tutorpulse.risk import cli as risk_cli
 from tutorpulse.world.config import WorldConfig
 from tutorpulse.world.generator import generate_world
 from tutorpulse.world.writer import write_world
@@ -24,6 +25,8 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("TUTORPULSE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("COLUMNS", "250")
+    # The module console may exist before COLUMNS is set (another test imported it).
+    monkeypatch.setattr(risk_cli.console, "width", 250)
     monkeypatch.setenv("TUTORPULSE_RISK_NOSHOW_TEST_WINDOWS", "4")
     get_settings.cache_clear()
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
@@ -56,7 +59,7 @@ def test_models_cli_round_trip(cli_env: Path) -> None:
     scored = runner.invoke(app, ["models", "score", "--now", NOW])
     assert scored.exit_code == 0, scored.output
     assert "churn model v1" in scored.output
-    assert "student no-show model vNone" in scored.output
+    assert "student no-show model none active" in scored.output
 
     student = runner.invoke(app, ["models", "train", "--target", "student_no_show", "--now", NOW])
     assert student.exit_code == 0, student.output
