@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import string
 from collections.abc import Sequence
@@ -93,6 +94,18 @@ def _evidence(rule: Rule, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def revive(stored: dict[str, Any]) -> dict[str, Any]:
+    """Evidence values as the message renderer first saw them: timestamps are stored as
+    ISO text (``_plain``) and come back as datetimes, so they render the same way."""
+    out: dict[str, Any] = {}
+    for name, value in stored.items():
+        if isinstance(value, str) and len(value) > 10 and value[10] == "T":
+            with contextlib.suppress(ValueError):
+                value = datetime.fromisoformat(value)
+        out[name] = value
+    return out
+
+
 def rerender_messages(db: Session, rules: Sequence[Rule]) -> tuple[int, int, int]:
     """Re-render every unresolved alert's message from its rule's current template and
     threshold and the values stored in its evidence. Returns (updated, unchanged, errors):
@@ -107,7 +120,8 @@ def rerender_messages(db: Session, rules: Sequence[Rule]) -> tuple[int, int, int
             errors += 1
             continue
         try:
-            message = render_message(rule.message, {**stored, "threshold": rule.threshold})
+            values = revive(stored)
+            message = render_message(rule.message, {**values, "threshold": rule.threshold})
         except (ValueError, TypeError, KeyError):
             errors += 1
             continue

@@ -86,3 +86,26 @@ def test_vectorised_trend_matches_linregress() -> None:
         assert got.loc[tutor, "engagement_slope_n"] == 10
     few = inputs.engagement_trend(frame[frame["tutor_id"] == 1].head(5), last_n=10, min_n=6)
     assert few.empty
+
+
+def test_stored_evidence_renders_the_same_message_again() -> None:
+    """update-messages re-renders from the evidence: timestamps (stored as ISO text)
+    must come back as the same words, not as raw ISO strings."""
+    from datetime import UTC, datetime
+
+    from tutorpulse.alerts.generate import _evidence, revive
+    from tutorpulse.alerts.rules import load_default_rules, render_message
+
+    rule = next(r for r in load_default_rules() if r.key == "first_session_scheduled")
+    values = {
+        "upcoming_first_sessions": 2,
+        "next_first_session_at": pd.Timestamp(datetime(2026, 11, 27, 5, 0, tzinfo=UTC)),
+        "threshold": rule.threshold,
+    }
+    first = render_message(rule.message, values)
+    assert "2026-11-27 05:00 UTC" in first
+    stored = _evidence(rule, values)["values"]
+    assert stored["next_first_session_at"] == "2026-11-27T05:00:00+00:00"
+    again = render_message(rule.message, {**revive(stored), "threshold": rule.threshold})
+    assert again == first
+    assert revive({"note": "2026-11-27Tnot a time"}) == {"note": "2026-11-27Tnot a time"}
