@@ -86,13 +86,13 @@ class Matcher:
             s, z = divmod(g, N_TZ)
             idx = self._groups[s][z][0]
             cw = cums[(s, z)]
-            todo = np.flatnonzero(ok & (group == g))
+            pending = np.flatnonzero(ok & (group == g))
             for _ in range(3):
-                pos = np.searchsorted(cw, rng.random(todo.size) * cw[-1], side="right")
+                pos = np.searchsorted(cw, rng.random(pending.size) * cw[-1], side="right")
                 picks = idx[np.minimum(pos, idx.size - 1)]
-                good = picks != exclude[todo]
-                out[todo[good]] = picks[good]
-                todo = todo[~good]
-                if todo.size == 0:
+                good = picks != exclude[pending]
+                out[pending[good]] = picks[good]
+                pending = pending[~good]
+                if pending.size == 0:
                     break
         return out
