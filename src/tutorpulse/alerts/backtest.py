@@ -77,8 +77,7 @@ def frame_as_of(
     if "tutor_id" in frame.columns:
         frame = frame.set_index("tutor_id")
     frame["poor_first_session_flag"] = frame["poor_first_session_flag"].astype(float)
-    last = daily[daily["sessions_completed"] > 0].groupby("tutor_id")["day"].max()
-    frame["last_session_on"] = last.reindex(frame.index)
+    frame["last_session_on"] = frame["last_completed_on"]
     frame["days_since_last_session"] = inputs.days_since_last_session(
         frame["local_day"], frame["last_session_on"]
     )

@@ -38,8 +38,8 @@ def build_frame(
     ids = None if tutor_ids is None else list(frame.index)
     frame["poor_first_session_flag"] = frame["poor_first_session_flag"].astype(float)
 
-    last = repository.last_session_days(db, tutor_ids=ids).set_index("tutor_id")
-    frame["last_session_on"] = last["last_session_on"].reindex(frame.index)
+    # Kept current by the health refresh (the last local day with a completed session).
+    frame["last_session_on"] = frame["last_completed_on"]
     frame["days_since_last_session"] = inputs.days_since_last_session(
         frame["local_day"], frame["last_session_on"]
     )

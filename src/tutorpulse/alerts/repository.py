@@ -52,16 +52,6 @@ def load_health(db: Session, *, tutor_ids: Sequence[int] | None) -> pd.DataFrame
     return _frame(db, query, tutor_ids, TutorHealth.tutor_id)
 
 
-def last_session_days(db: Session, *, tutor_ids: Sequence[int] | None) -> pd.DataFrame:
-    """``tutor_id, last_session_on``: the last local day with a completed session."""
-    query = (
-        select(TutorDaily.tutor_id, func.max(TutorDaily.day).label("last_session_on"))
-        .where(TutorDaily.sessions_completed > 0)
-        .group_by(TutorDaily.tutor_id)
-    )
-    return _frame(db, query, tutor_ids, TutorDaily.tutor_id)
-
-
 def login_window_sums(
     db: Session,
     *,

@@ -145,6 +145,8 @@ class TutorHealth(Base):
     first_active_on: Mapped[date | None] = mapped_column(Date)
     last_active_on: Mapped[date | None] = mapped_column(Date, index=True)
     first_completed_on: Mapped[date | None] = mapped_column(Date)
+    # The last local day with a completed session (the no-sessions rules read it).
+    last_completed_on: Mapped[date | None] = mapped_column(Date)
     sessions_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 

@@ -316,8 +316,10 @@ def compute_health(
     out["avg_late_minutes_30d"] = _ratio(total("late_minutes_sum", in30), total("late_count", in30))
     out["first_active_on"] = day_stat(active, "min")
     out["last_active_on"] = day_stat(active, "max")
-    out["first_completed_on"] = day_stat((d["sessions_completed"] > 0).to_numpy(), "min")
-    for column in ("first_active_on", "last_active_on", "first_completed_on"):
+    completed = (d["sessions_completed"] > 0).to_numpy()
+    out["first_completed_on"] = day_stat(completed, "min")
+    out["last_completed_on"] = day_stat(completed, "max")
+    for column in ("first_active_on", "last_active_on", "first_completed_on", "last_completed_on"):
         out[column] = out[column].astype(object).where(out[column].notna(), None)
     out.index.name = "tutor_id"
     return out.reset_index()

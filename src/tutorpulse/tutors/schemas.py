@@ -86,6 +86,9 @@ class HealthSnapshot(ApiModel):
     first_active_on: date | None = None
     last_active_on: date | None = None
     first_completed_on: date | None = None
+    last_completed_on: date | None = Field(
+        None, description="The tutor's last local day with a completed session."
+    )
     local_day: date | None = Field(
         None, description="The tutor's local date the 7d/30d windows end on."
     )

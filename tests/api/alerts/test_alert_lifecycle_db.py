@@ -97,12 +97,10 @@ def test_critical_alert_inhibits_lower_same_category(
     db: Session, factory: Any, settings: Settings, now: datetime
 ) -> None:
     tutor = factory.tutor()
-    factory.health(tutor, local_day=TODAY, days_since_last_login=9, sessions_30d=0)
-    db.add_all([])
-    from tutorpulse.engagement.models import TutorDaily
-
-    db.add(TutorDaily(tutor_id=tutor.id, day=TODAY - timedelta(days=20), sessions_completed=1))
-    db.flush()
+    last = TODAY - timedelta(days=20)
+    factory.health(
+        tutor, local_day=TODAY, days_since_last_login=9, sessions_30d=0, last_completed_on=last
+    )
     counts = run(db, settings, now)
     rules = {a.rule_key for a in db.scalars(select(Alert))}
     assert rules == {"no_sessions_14d"}  # no_login_7d (high, engagement) is inhibited

@@ -148,14 +148,14 @@ def test_no_sessions_14d_is_really_14_days(
 ) -> None:
     quiet, recent = factory.tutor(), factory.tutor()
     for tutor, days_ago in ((quiet, 14), (recent, 13)):
-        factory.health(tutor, local_day=TODAY, sessions_30d=1)
-        daily(db, tutor.id, TODAY - timedelta(days=days_ago), sessions_completed=1)
+        last = TODAY - timedelta(days=days_ago)
+        factory.health(tutor, local_day=TODAY, sessions_30d=1, last_completed_on=last)
     run(db, settings, now)
     [alert] = alerts(db, "no_sessions_14d")
     assert alert.tutor_id == quiet.id
     assert alert.message.startswith("No completed session for 14 days (last on 2025-02-15)")
-    # A completed session clears it at once (no hold for this rule).
-    daily(db, quiet.id, TODAY, sessions_completed=1)
+    # A completed session (the refresh moves the health's last day) clears it at once.
+    factory.health(quiet, last_completed_on=TODAY)
     run(db, settings, now + H)
     db.refresh(alert)
     assert alert.state == "resolved"

@@ -141,6 +141,10 @@ def test_session_counters_and_health_windows() -> None:
     assert h["avg_late_minutes_30d"] == pytest.approx(4.0)
     assert h["days_since_last_login"] is None
     assert h["current_login_streak"] == 0
+    # Completed days: the earliest and the latest (the no-show and reschedule days later
+    # than the first completion are not completions).
+    assert h["first_completed_on"] == date(2025, 1, 20)
+    assert h["last_completed_on"] == date(2025, 2, 28)
 
 
 def test_window_active_counts_equal_a_brute_force_count() -> None:
