@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 
-from tutorpulse.web.templating import fmt_number, fmt_percent
+from tutorpulse.web.templating import fmt_date, fmt_number, fmt_percent
 
 
 def soup_of(response: Any) -> BeautifulSoup:
@@ -176,6 +177,10 @@ def test_tutor_page_shows_live_figures_chart_sessions_and_events(world: Any, vie
     assert "login" in text(events)
     risk = soup.find(id="risk-h").parent
     assert "Not scored yet" in text(risk)
+    last = api["health"]["lastCompletedOn"]
+    assert last is not None
+    shown = text(soup.find(attrs={"data-health": "lastCompletedOn"}))
+    assert shown == fmt_date(date.fromisoformat(last))
 
 
 def test_tutor_page_sessions_fragment_for_htmx(world: Any, viewer: Any) -> None:
