@@ -193,6 +193,7 @@ def apply(
     # Re-triggered open alerts, updated in bulk by primary key below (their ORM objects
     # are not touched, so ``seen`` says which ones fired in this pass).
     updates: list[dict[str, Any]] = []
+    touched_ids: list[int] = []  # re-triggered with nothing else changed
     seen: set[str] = set()
     suppressed: list[tuple[Alert, str]] = []
 
@@ -223,20 +224,31 @@ def apply(
                 result.errors += 1
                 continue
             if alert is not None:
-                updates.append(
-                    {
-                        "id": alert.id,
-                        "last_seen_at": now,
-                        "metric_value": value,
-                        "message": message,
-                        "priority": score,
-                        "evidence": evidence,
-                        "condition_cleared_at": None,
-                        "suppressed_by_id": None,
-                    }
-                )
                 seen.add(fp)
                 result.updated += 1
+                if (
+                    alert.metric_value == value
+                    and alert.message == message
+                    and alert.priority == score
+                    and alert.evidence == evidence
+                    and alert.condition_cleared_at is None
+                    and alert.suppressed_by_id is None
+                ):
+                    # Re-triggered with the same values: only last seen moves.
+                    touched_ids.append(alert.id)
+                else:
+                    updates.append(
+                        {
+                            "id": alert.id,
+                            "last_seen_at": now,
+                            "metric_value": value,
+                            "message": message,
+                            "priority": score,
+                            "evidence": evidence,
+                            "condition_cleared_at": None,
+                            "suppressed_by_id": None,
+                        }
+                    )
             else:
                 last = resolved_at.get(fp)
                 if last is not None and now < last + timedelta(hours=rule.cooldown_hours):
@@ -284,6 +296,7 @@ def apply(
         )  # fmt: skip
     if updates:
         db.execute(update(Alert), updates)
+    repository.touch_alerts(db, touched_ids, now)
     for target, source_fp in suppressed:
         target.suppressed_by_id = alert_ids[source_fp]
 

@@ -291,6 +291,18 @@ def unresolved_ids(db: Session, fingerprints: Sequence[str]) -> dict[str, int]:
     return out
 
 
+def touch_alerts(db: Session, ids: Sequence[int], now: datetime) -> None:
+    """Set ``last_seen_at`` of these alerts (one statement per chunk of ids; the session's
+    loaded objects are not synchronised)."""
+    for part in _chunks(ids):
+        db.execute(
+            update(Alert)
+            .where(Alert.id.in_(part))
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def unresolved_fingerprint(db: Session, fingerprint: str) -> bool:
     query = select(Alert.id).where(Alert.fingerprint == fingerprint, Alert.state != "resolved")
     return db.scalar(query.limit(1)) is not None

@@ -34,13 +34,22 @@ def churny(factory: Any) -> Any:
 def test_rerunning_creates_nothing_new(
     db: Session, factory: Any, settings: Settings, now: datetime
 ) -> None:
-    churny(factory)
+    tutor = churny(factory)
     first = run(db, settings, now)
     second = run(db, settings, now + H)
     assert (first["generated"], second["generated"], second["updated"]) == (1, 0, 1)
     [alert] = db.scalars(select(Alert)).all()
     assert alert.last_seen_at == now + H
     assert alert.created_at == now
+    assert alert.metric_value == 0.8
+    # A re-trigger with a new value rewrites the value and the message, not only last seen.
+    factory.health(tutor, churn_probability=0.9)
+    third = run(db, settings, now + 2 * H)
+    assert (third["generated"], third["updated"]) == (0, 1)
+    db.refresh(alert)
+    assert (alert.last_seen_at, alert.metric_value) == (now + 2 * H, 0.9)
+    assert "90" in alert.message
+    assert "80" not in alert.message
 
 
 def test_cooldown_after_resolution(
