@@ -12,13 +12,19 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from tutorpulse.alerts.models import Alert, AlertEvent, AlertRule
+from tutorpulse.alerts.rules import HEALTH_METRICS
 from tutorpulse.core.models import JobRun, User
 from tutorpulse.engagement.models import TutorDaily, TutorHealth
 from tutorpulse.risk.models import SessionRisk
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
 
-HEALTH_COLUMNS = [c for c in TutorHealth.__table__.columns if c.name not in ("risk_drivers",)]
+# Only what the rules and the derived inputs read (dates and timestamps cost a conversion
+# per value on SQLite).
+HEALTH_COLUMNS = [
+    TutorHealth.__table__.c[name]
+    for name in ("tutor_id", "local_day", "last_completed_on", "churn_risk_level", *HEALTH_METRICS)
+]
 CHUNK = 5000
 
 
