@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,3 +221,33 @@ def with_retry(
                 raise
             time.sleep(random.uniform(0.005, 0.02) * (tries - remaining))  # jittered backoff
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_aside(db: Session, read: Callable[[Session], T]) -> Callable[[], T]:
+    """Start ``read`` on a read-only session of its own in a worker thread and return a
+    function that waits for its result, so independent bulk reads overlap (sqlite3 and
+    psycopg release the GIL while the database works).
+
+    The worker's transaction is not ``db``'s: it sees the last committed data, not
+    ``db``'s uncommitted writes — use it only for reads that do not depend on them.
+    A session bound to a connection (an outer transaction, as in the tests) and an
+    in-memory SQLite database (one per connection) are read inline on ``db``.
+    """
+    engine = db.get_bind()
+    if not isinstance(engine, Engine) or (
+        engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+    ):
+        value = read(db)
+        return lambda: value
+
+    def work() -> T:
+        with Session(bind=engine.execution_options(sqlite_immediate=False)) as side:
+            try:
+                return read(side)
+            finally:
+                side.rollback()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-aside")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)
+    return future.result

@@ -11,12 +11,13 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from tutorpulse.core.db import read_aside
 from tutorpulse.core.settings import Settings
 from tutorpulse.risk import churn, noshow, registry
 from tutorpulse.risk import repository as repo
 from tutorpulse.risk.explain import explain, risk_level, rows_to_explain
 from tutorpulse.risk.features import EVENT_ROW_DAYS, LOOKBACK_DAYS, compute_tutor_features
-from tutorpulse.risk.frames import Frames
+from tutorpulse.risk.frames import Frames, to_epoch
 
 # What scoring reads as rows before ``now`` (a day of margin each); anything older only as
 # per-tutor aggregates (``features.OlderHistory``, two grouped queries).
@@ -47,8 +48,8 @@ class ScoreSummary:
 
 
 def _student_scores(
-    db: Session,
     *,
+    older: pd.DataFrame,
     frames: Frames,
     rows: pd.DataFrame,
     now_ts: int,
@@ -58,7 +59,6 @@ def _student_scores(
     """Student no-show probabilities, levels and drivers of the sessions in ``rows``
     (``noshow.session_features`` output) with the model in ``artifact``."""
     model = registry.load(artifact)
-    older = repo.older_student_counts(db, cutoff=now_ts)
     with_student = noshow.add_student_features(frames, rows, now_ts, older=older)
     p = model.predict(with_student)
     cut = thresholds(settings, noshow.STUDENT_TARGET)
@@ -77,6 +77,18 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     until = now + timedelta(days=settings.risk_score_days_ahead)
+    cutoff = to_epoch(now)
+    # The aggregates of the older history (committed rows 90-365 days back) are read on
+    # a connection of their own while the recent rows load.
+    older_read = read_aside(db, lambda side: repo.older_history(side, cutoff=cutoff))
+    ns_row = repo.get_active(db, target=noshow.TARGET)
+    student_version = repo.get_active(db, target=noshow.STUDENT_TARGET)
+    student_artifact = None if student_version is None else student_version.artifact
+    student_read = (
+        read_aside(db, lambda side: repo.older_student_counts(side, cutoff=cutoff))
+        if ns_row is not None and ns_row.artifact is not None and student_artifact is not None
+        else None
+    )
     frames = repo.load_frames(
         db,
         end=now,
@@ -85,9 +97,9 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         sessions_until=until,
     )
     timings["load"] = round(time.perf_counter() - t0, 3)
-    now_ts = frames.end_ts
-    older = repo.older_history(db, cutoff=now_ts)
-    timings["load_older"] = round(time.perf_counter() - t0 - timings["load"], 3)
+    now_ts = frames.end_ts  # = cutoff
+    older = older_read()
+    timings["load_older_wait"] = round(time.perf_counter() - t0 - timings["load"], 3)
     t1 = time.perf_counter()
     feats = compute_tutor_features(frames, now_ts, older=older)
     timings["features"] = round(time.perf_counter() - t1, 3)
@@ -121,8 +133,6 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
     updated = repo.write_tutor_scores(db, tutor_rows)
     timings["write_tutors"] = round(time.perf_counter() - t3, 3)
 
-    ns_row = repo.get_active(db, target=noshow.TARGET)
-    student_version = repo.get_active(db, target=noshow.STUDENT_TARGET)
     session_rows: list[dict[str, Any]] = []
     s_version: int | None = None
     if ns_row is not None and ns_row.artifact is not None:
@@ -140,15 +150,15 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         s_p: list[float | None] = [None] * n
         s_level: list[str | None] = [None] * n
         s_drivers: list[list[dict[str, Any]] | None] = [None] * n
-        if student_version is not None and student_version.artifact is not None and n:
+        if student_version is not None and student_artifact is not None and student_read and n:
             t6 = time.perf_counter()
             sp, sl, sd = _student_scores(
-                db,
+                older=student_read(),
                 frames=frames,
                 rows=rows,
                 now_ts=now_ts,
                 settings=settings,
-                artifact=student_version.artifact,
+                artifact=student_artifact,
             )
             s_p, s_level, s_drivers = list(sp), list(sl), list(sd)
             s_version = student_version.id

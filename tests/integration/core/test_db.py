@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tutorpulse.core import migrate
+from tutorpulse.core.db import make_session_factory, read_aside
 from tutorpulse.core.models import AuditLog
 
 
@@ -24,3 +27,48 @@ def test_timestamps_round_trip_as_utc(db: Session) -> None:
 
 def test_rows_do_not_leak_between_tests(db: Session) -> None:
     assert db.scalar(select(AuditLog).where(AuditLog.action == "probe")) is None
+
+
+def test_read_aside_reads_committed_rows_on_its_own_connection(fresh_engine: Engine) -> None:
+    migrate.upgrade(fresh_engine)
+    factory = make_session_factory(fresh_engine)
+    with factory() as writer:
+        writer.add(
+            AuditLog(
+                actor_type="system", actor_name="a", action="x", at=datetime(2025, 1, 1, tzinfo=UTC)
+            )
+        )
+        writer.commit()
+    threads: list[str] = []
+
+    def read(side: Session) -> list[str]:
+        threads.append(threading.current_thread().name)
+        return list(side.scalars(select(AuditLog.actor_name)))
+
+    with factory() as db:
+        db.add(
+            AuditLog(
+                actor_type="system",
+                actor_name="pending",
+                action="x",
+                at=datetime(2025, 1, 2, tzinfo=UTC),
+            )
+        )
+        db.flush()
+        # Another connection: the committed row, not this session's uncommitted one.
+        assert read_aside(db, read)() == ["a"]
+        db.rollback()
+    assert threads[0].startswith("read-aside")
+
+
+def test_read_aside_on_a_connection_bound_session_reads_inline(db: Session) -> None:
+    db.add(
+        AuditLog(
+            actor_type="system",
+            actor_name="pending",
+            action="x",
+            at=datetime(2025, 1, 2, tzinfo=UTC),
+        )
+    )
+    db.flush()
+    assert read_aside(db, lambda s: list(s.scalars(select(AuditLog.actor_name))))() == ["pending"]
