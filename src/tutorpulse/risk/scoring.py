@@ -4,6 +4,7 @@ upcoming session (into session_risk). Callers own the transaction; this module f
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,6 +69,40 @@ def _student_scores(
     return probs, [risk_level(pi, cut) for pi in probs], drivers
 
 
+def _churn_rows(
+    *,
+    artifact: bytes,
+    version_id: int,
+    feats: pd.DataFrame,
+    status: pd.Series,
+    settings: Settings,
+) -> tuple[list[dict[str, Any]], float]:
+    """Churn scores, levels and drivers of the at-risk tutors in ``feats`` (active in the
+    inactivity window and not churned) and the seconds it took; no database access."""
+    started = time.perf_counter()
+    model = registry.load(artifact)
+    current = status.reindex(feats.index)
+    at_risk = feats.loc[
+        (feats["inactive_days"] < settings.churn_inactivity_days).to_numpy()
+        & (current != "churned").to_numpy()
+    ]
+    p = model.predict(at_risk)
+    cut = thresholds(settings, churn.TARGET)
+    only = rows_to_explain(model, p, cut[0], boosting=settings.risk_boosting_drivers)
+    drivers = explain(model, at_risk, only=only)
+    rows = [
+        {
+            "tid": int(tid),
+            "p": round(float(pi), 6),
+            "level": risk_level(float(pi), cut),
+            "drivers": d,
+            "version": version_id,
+        }
+        for tid, pi, d in zip(at_risk.index, p, drivers, strict=True)
+    ]
+    return rows, time.perf_counter() - started
+
+
 def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary:
     """Score every at-risk tutor (into tutor_health) and every upcoming session with the
     active models; a target without an active model is skipped (its scores are cleared).
@@ -104,34 +139,21 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
     feats = compute_tutor_features(frames, now_ts, older=older)
     timings["features"] = round(time.perf_counter() - t1, 3)
 
+    # The churn stage is pure computation (mostly the boosting model's predictions, which
+    # run without the GIL): it runs in a worker thread beside the no-show stage.
     churn_row = repo.get_active(db, target=churn.TARGET)
-    tutor_rows: list[dict[str, Any]] = []
+    churn_job: Future[tuple[list[dict[str, Any]], float]] | None = None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-score")
     if churn_row is not None and churn_row.artifact is not None:
-        t2 = time.perf_counter()
-        model = registry.load(churn_row.artifact)
-        current = frames.tutors.set_index("tutor_id")["status"].reindex(feats.index)
-        at_risk = feats.loc[
-            (feats["inactive_days"] < settings.churn_inactivity_days).to_numpy()
-            & (current != "churned").to_numpy()
-        ]
-        p = model.predict(at_risk)
-        cut = thresholds(settings, churn.TARGET)
-        only = rows_to_explain(model, p, cut[0], boosting=settings.risk_boosting_drivers)
-        drivers = explain(model, at_risk, only=only)
-        tutor_rows = [
-            {
-                "tid": int(tid),
-                "p": round(float(pi), 6),
-                "level": risk_level(float(pi), cut),
-                "drivers": d,
-                "version": churn_row.id,
-            }
-            for tid, pi, d in zip(at_risk.index, p, drivers, strict=True)
-        ]
-        timings["churn"] = round(time.perf_counter() - t2, 3)
-    t3 = time.perf_counter()
-    updated = repo.write_tutor_scores(db, tutor_rows)
-    timings["write_tutors"] = round(time.perf_counter() - t3, 3)
+        churn_job = pool.submit(
+            _churn_rows,
+            artifact=churn_row.artifact,
+            version_id=churn_row.id,
+            feats=feats,
+            status=frames.tutors.set_index("tutor_id")["status"],
+            settings=settings,
+        )
+    pool.shutdown(wait=False)
 
     session_rows: list[dict[str, Any]] = []
     s_version: int | None = None
@@ -179,6 +201,15 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
             for i, (sid, pi, d) in enumerate(zip(rows["session_id"], p, drivers, strict=True))
         ]
         timings["noshow"] = round(time.perf_counter() - t4, 3)
+    tutor_rows: list[dict[str, Any]] = []
+    if churn_job is not None:
+        t2 = time.perf_counter()
+        tutor_rows, seconds = churn_job.result()
+        timings["churn"] = round(seconds, 3)
+        timings["churn_wait"] = round(time.perf_counter() - t2, 3)
+    t3 = time.perf_counter()
+    updated = repo.write_tutor_scores(db, tutor_rows)
+    timings["write_tutors"] = round(time.perf_counter() - t3, 3)
     t5 = time.perf_counter()
     repo.replace_session_risks(db, session_rows)
     timings["write_sessions"] = round(time.perf_counter() - t5, 3)
