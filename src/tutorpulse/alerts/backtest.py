@@ -4,8 +4,11 @@ For each day D (every ``step_days``) the health of every tutor active on D is
 recomputed with ``engagement.rollups.compute_health`` from ``tutor_daily`` rows up
 to D (the end of D is "now"), the derived inputs from rows before it, and every
 stored rule is evaluated. A tutor "has an alert" from a rule on D when the rule
-fires on D. Not reconstructable for the past, so they never fire here: churn
-probabilities (no historical scores) and session no-show scores.
+fires on D. Churn probabilities come from the daily churn-score history
+(``churn_score_daily``, written by every ``risk.score`` run): on D a tutor has the
+score of the newest stored day in [D − 6, D], else none, so churn_risk_high fires only
+on days with stored scores. Session no-show scores have no history, so
+upcoming_noshow_risk never fires here.
 
 Per rule and overall:
 - ``alerts``: alert episodes (a run of consecutive evaluated days firing for one tutor);
@@ -34,6 +37,8 @@ from tutorpulse.engagement.rollups import compute_health
 
 LEAD_DAYS = 14
 HORIZON_DAYS = 60
+# A stored churn score counts as known on D for this many days (D included).
+SCORE_FRESH_DAYS = 7
 
 
 @dataclass
@@ -42,6 +47,8 @@ class BacktestData:
     tutors: pd.DataFrame  # id, timezone, joined_on, status, churned_at
     scores: pd.DataFrame  # tutor_id, scheduled_start, engagement_score
     first_sessions: pd.DataFrame  # tutor_id, scheduled_start
+    # tutor_id, day, churn_probability, churn_risk_level (the stored daily scores)
+    churn_scores: pd.DataFrame | None = None
 
 
 def _last_login_at(daily: pd.DataFrame, tutors: pd.DataFrame) -> pd.Series:
@@ -97,7 +104,22 @@ def frame_as_of(
     frame["upcoming_first_sessions"] = (
         soon.groupby("tutor_id").size().reindex(frame.index, fill_value=0).astype(float)
     )
+    known = known_churn_scores(data.churn_scores, day)
+    if not known.empty:
+        frame["churn_probability"] = known["churn_probability"].reindex(frame.index)
+        frame["churn_risk_level"] = known["churn_risk_level"].reindex(frame.index)
     return frame
+
+
+def known_churn_scores(history: pd.DataFrame | None, day: date) -> pd.DataFrame:
+    """Per tutor (index), the newest stored churn score of the days
+    [day − SCORE_FRESH_DAYS + 1, day]; empty when none is stored."""
+    if history is None or history.empty:
+        return pd.DataFrame(columns=["churn_probability", "churn_risk_level"])
+    days = history["day"]
+    recent = history[(days <= day) & (days > day - timedelta(days=SCORE_FRESH_DAYS))]
+    latest = recent.sort_values("day").groupby("tutor_id").tail(1)
+    return latest.set_index("tutor_id")[["churn_probability", "churn_risk_level"]]
 
 
 def run_backtest(
@@ -115,9 +137,11 @@ def run_backtest(
     days = [start + timedelta(days=i) for i in range(0, (end - start).days + 1, step_days)]
     fired: list[pd.DataFrame] = []
     evaluated: dict[date, set[int]] = {}
+    scored_days = 0
     for day in days:
         frame = frame_as_of(data, day, **params)
         evaluated[day] = set(frame.index)
+        scored_days += int(not known_churn_scores(data.churn_scores, day).empty)
         for rule in rules:
             if not rule.enabled or frame.empty:
                 continue
@@ -138,7 +162,7 @@ def run_backtest(
     report: dict[str, Any] = {
         "from": start.isoformat(), "to": end.isoformat(), "stepDays": step_days,
         "evaluatedDays": len(days), "coaches": coaches,
-        "churnersInWindow": 0, "rules": {},
+        "churnersInWindow": 0, "daysWithChurnScores": scored_days, "rules": {},
     }  # fmt: skip
     # Churners evaluable: churn date such that [churn-60, churn-14] overlaps the window.
     lo, hi = start + timedelta(days=LEAD_DAYS), end + timedelta(days=HORIZON_DAYS)

@@ -89,4 +89,9 @@ def backtest_command(
             _fmt(f["precision"], True), _fmt(f["alertsPerCoachWeek"]),
         )  # fmt: skip
     Console(width=max(console.width, 120)).print(table)
+    console.print(
+        f"churn scores stored for {report['daysWithChurnScores']} of {report['evaluatedDays']} "
+        "evaluated days (churn_risk_high fires only on those; upcoming_noshow_risk has no "
+        "history)"
+    )
     console.print(f"took {report['seconds']} s")

@@ -15,7 +15,7 @@ from tutorpulse.alerts.models import Alert, AlertEvent, AlertRule
 from tutorpulse.alerts.rules import HEALTH_METRICS
 from tutorpulse.core.models import JobRun, User
 from tutorpulse.engagement.models import TutorDaily, TutorHealth
-from tutorpulse.risk.models import SessionRisk
+from tutorpulse.risk.models import ChurnScoreDaily, SessionRisk
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
 
@@ -405,6 +405,18 @@ def scored_sessions(db: Session, *, since: datetime, until: datetime) -> pd.Data
     )
     result = db.execute(query)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def churn_score_history(db: Session, *, first: date, last: date) -> pd.DataFrame:
+    """``tutor_id, day, churn_probability, churn_risk_level``: the stored daily churn
+    scores of the UTC days ``first``..``last``."""
+    query = select(
+        ChurnScoreDaily.tutor_id,
+        ChurnScoreDaily.day,
+        ChurnScoreDaily.churn_probability,
+        ChurnScoreDaily.churn_risk_level,
+    ).where(ChurnScoreDaily.day >= first, ChurnScoreDaily.day <= last)
+    return _rows(db, query)
 
 
 def first_sessions(db: Session, *, since: datetime, until: datetime) -> pd.DataFrame:

@@ -299,7 +299,7 @@ def backtest(
     progress: Callable[[date], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the stored rules as of each past day (see alerts/backtest.py)."""
-    from tutorpulse.alerts.backtest import BacktestData, run_backtest
+    from tutorpulse.alerts.backtest import SCORE_FRESH_DAYS, BacktestData, run_backtest
     from tutorpulse.engagement.rollups import DAILY_COLUMNS
 
     if end < start:
@@ -312,6 +312,9 @@ def backtest(
         tutors=repository.all_tutors(db),
         scores=repository.scored_sessions(db, since=since, until=until),
         first_sessions=repository.first_sessions(db, since=since, until=until),
+        churn_scores=repository.churn_score_history(
+            db, first=start - timedelta(days=SCORE_FRESH_DAYS - 1), last=end
+        ),
     )
     n_coaches = coaches if coaches is not None else max(1, repository.coach_count(db))
     return run_backtest(

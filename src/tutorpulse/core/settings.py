@@ -305,6 +305,10 @@ class Settings(BaseSettings):
     risk_boosting_drivers: Literal["all", "medium"] = Field(
         "all", validation_alias=_env("RISK_BOOSTING_DRIVERS")
     )
+    # Days of daily churn-score history kept for the alerts backtest (0 keeps none).
+    risk_score_history_days: int = Field(
+        400, ge=0, le=3650, validation_alias=_env("RISK_SCORE_HISTORY_DAYS")
+    )
 
     # --- Alerts (issue 7) ---
     alerts_inhibition: bool = Field(True, validation_alias=_env("ALERTS_INHIBITION"))

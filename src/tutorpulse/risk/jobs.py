@@ -56,6 +56,7 @@ def score(context: JobContext) -> dict[str, Any]:
     return {
         "tutorsScored": summary.tutors_scored,
         "tutorHealthRowsUpdated": summary.tutor_health_updated,
+        "churnHistoryRows": summary.churn_history_rows,
         "sessionsScored": summary.sessions_scored,
         "churnModelVersion": summary.churn_version,
         "noShowModelVersion": summary.noshow_version,

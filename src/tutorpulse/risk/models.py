@@ -1,12 +1,12 @@
-"""Trained risk models and per-session no-show scores (tutor, and student when a student
-no-show model is active)."""
+"""Trained risk models, per-session no-show scores (tutor, and student when a student
+no-show model is active) and the daily history of churn scores."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.clock import utcnow
@@ -48,3 +48,20 @@ class SessionRisk(Base):
     student_drivers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=list)
     student_model_version_id: Mapped[int | None] = mapped_column(Integer)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class ChurnScoreDaily(Base):
+    """Each tutor's churn score as of the last scoring run of a UTC day, kept so that the
+    alerts backtest can evaluate churn_risk_high with the scores known on a past day."""
+
+    __tablename__ = "churn_score_daily"
+    __table_args__ = (Index("ix_churn_score_daily_day", "day"),)
+
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    churn_probability: Mapped[float] = mapped_column(Float, nullable=False)
+    churn_risk_level: Mapped[str] = mapped_column(String(10), nullable=False)
+    model_version_id: Mapped[int | None] = mapped_column(Integer)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -8,7 +8,7 @@ engagement domain, which creates them); this module never inserts there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
@@ -23,7 +23,7 @@ from tutorpulse.risk.history_repository import (
     older_session_counts,
     older_student_counts,
 )
-from tutorpulse.risk.models import ModelVersion, SessionRisk
+from tutorpulse.risk.models import ChurnScoreDaily, ModelVersion, SessionRisk
 from tutorpulse.sessions.models import TutorSession
 from tutorpulse.tutors.models import Tutor
 
@@ -124,6 +124,34 @@ def write_tutor_scores(db: Session, rows: list[dict[str, Any]]) -> int:
         )
         or 0
     )
+
+
+def record_churn_history(
+    db: Session, *, rows: list[dict[str, Any]], now: datetime, keep_days: int
+) -> int:
+    """Store ``rows`` (``write_tutor_scores``' dicts) as the churn scores of ``now``'s UTC
+    day, replacing that day's earlier ones, and drop the days older than ``keep_days``;
+    returns the rows stored (none when ``keep_days`` is 0)."""
+    day = now.astimezone(UTC).date()
+    db.execute(delete(ChurnScoreDaily).where(ChurnScoreDaily.day <= day - timedelta(keep_days)))
+    db.execute(delete(ChurnScoreDaily).where(ChurnScoreDaily.day == day))
+    if keep_days == 0 or not rows:
+        return 0
+    records = [
+        {
+            "tutor_id": r["tid"],
+            "day": day,
+            "churn_probability": r["p"],
+            "churn_risk_level": r["level"],
+            "model_version_id": r["version"],
+            "scored_at": now,
+        }
+        for r in rows
+    ]
+    conn = db.connection()
+    for i in range(0, len(records), WRITE_CHUNK):
+        conn.execute(insert(ChurnScoreDaily), records[i : i + WRITE_CHUNK])
+    return len(records)
 
 
 def replace_session_risks(db: Session, rows: list[dict[str, Any]]) -> int:

@@ -41,6 +41,7 @@ def thresholds(settings: Settings, target: str) -> tuple[float, float]:
 class ScoreSummary:
     tutors_scored: int
     tutor_health_updated: int
+    churn_history_rows: int
     sessions_scored: int
     churn_version: int | None
     noshow_version: int | None
@@ -209,6 +210,9 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         timings["churn_wait"] = round(time.perf_counter() - t2, 3)
     t3 = time.perf_counter()
     updated = repo.write_tutor_scores(db, tutor_rows)
+    history = repo.record_churn_history(
+        db, rows=tutor_rows, now=now, keep_days=settings.risk_score_history_days
+    )
     timings["write_tutors"] = round(time.perf_counter() - t3, 3)
     t5 = time.perf_counter()
     repo.replace_session_risks(db, session_rows)
@@ -218,6 +222,7 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
     return ScoreSummary(
         tutors_scored=len(tutor_rows),
         tutor_health_updated=updated,
+        churn_history_rows=history,
         sessions_scored=len(session_rows),
         churn_version=churn_row.version if churn_row else None,
         noshow_version=ns_row.version if ns_row else None,

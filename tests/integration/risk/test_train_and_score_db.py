@@ -17,7 +17,7 @@ from tutorpulse.engagement.models import TutorHealth
 from tutorpulse.risk import repository, service
 from tutorpulse.risk.features import older_history
 from tutorpulse.risk.frames import to_epoch
-from tutorpulse.risk.models import ModelVersion, SessionRisk
+from tutorpulse.risk.models import ChurnScoreDaily, ModelVersion, SessionRisk
 from tutorpulse.risk.student import older_student_counts
 from tutorpulse.tutors import service as tutors_service
 from tutorpulse.tutors.importer import import_directory
@@ -124,6 +124,11 @@ def test_train_activate_score_through_the_database(world_engine: Engine) -> None
         db.commit()
         print(summary)
         assert summary.tutors_scored > 0
+        # Each scored tutor's score is also the day's entry of the churn-score history.
+        assert summary.churn_history_rows == summary.tutors_scored
+        assert db.scalar(select(func.count()).select_from(ChurnScoreDaily)) == (
+            summary.tutors_scored
+        )
         scored = db.scalar(
             select(func.count())
             .select_from(TutorHealth)
