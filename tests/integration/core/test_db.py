@@ -29,15 +29,17 @@ def test_rows_do_not_leak_between_tests(db: Session) -> None:
     assert db.scalar(select(AuditLog).where(AuditLog.action == "probe")) is None
 
 
+def _audit(name: str) -> AuditLog:
+    return AuditLog(
+        actor_type="system", actor_name=name, action="x", at=datetime(2025, 1, 2, tzinfo=UTC)
+    )
+
+
 def test_read_aside_reads_committed_rows_on_its_own_connection(fresh_engine: Engine) -> None:
     migrate.upgrade(fresh_engine)
     factory = make_session_factory(fresh_engine)
     with factory() as writer:
-        writer.add(
-            AuditLog(
-                actor_type="system", actor_name="a", action="x", at=datetime(2025, 1, 1, tzinfo=UTC)
-            )
-        )
+        writer.add(_audit("a"))
         writer.commit()
     threads: list[str] = []
 
@@ -46,14 +48,7 @@ def test_read_aside_reads_committed_rows_on_its_own_connection(fresh_engine: Eng
         return list(side.scalars(select(AuditLog.actor_name)))
 
     with factory() as db:
-        db.add(
-            AuditLog(
-                actor_type="system",
-                actor_name="pending",
-                action="x",
-                at=datetime(2025, 1, 2, tzinfo=UTC),
-            )
-        )
+        db.add(_audit("pending"))
         db.flush()
         # Another connection: the committed row, not this session's uncommitted one.
         assert read_aside(db, read)() == ["a"]
@@ -62,13 +57,6 @@ def test_read_aside_reads_committed_rows_on_its_own_connection(fresh_engine: Eng
 
 
 def test_read_aside_on_a_connection_bound_session_reads_inline(db: Session) -> None:
-    db.add(
-        AuditLog(
-            actor_type="system",
-            actor_name="pending",
-            action="x",
-            at=datetime(2025, 1, 2, tzinfo=UTC),
-        )
-    )
+    db.add(_audit("pending"))
     db.flush()
     assert read_aside(db, lambda s: list(s.scalars(select(AuditLog.actor_name))))() == ["pending"]
