@@ -25,10 +25,11 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    distinct,
     func,
     literal,
     select,
-    union,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -434,10 +435,16 @@ def period_activity(
         EngagementEvent.event_type == "login",
         "e",
     )
-    pairs = union(sessions, logins).subquery("pairs")
+    # Distinct tutors counted per group (a sort), not a DISTINCT of the pairs: PostgreSQL
+    # hashes such a DISTINCT with a far too low group estimate (see the rollup version).
+    pairs = union_all(sessions, logins).subquery("pairs")
     month = _month_of(db, Tutor.joined_on)
     query = (
-        select(month.label("cohort"), pairs.c.period, func.count().label("active"))
+        select(
+            month.label("cohort"),
+            pairs.c.period,
+            func.count(distinct(pairs.c.tutor_id)).label("active"),
+        )
         .select_from(pairs)
         .join(Tutor, Tutor.id == pairs.c.tutor_id)
         .group_by(month, pairs.c.period)
@@ -551,8 +558,18 @@ def period_activity_from_rollups(
     # that day as day 0, as the raw path does.
     day_no = case((since < 0, 0), else_=since)
     period = day_no // length
-    pairs = (
-        select(TutorDaily.tutor_id.label("tutor_id"), period.label("period"))
+    # A tutor is in one cohort, so distinct tutors per (cohort, period) = active tutors.
+    # Counted per group, not as a DISTINCT of (tutor, period) pairs in a subquery:
+    # PostgreSQL hashed that DISTINCT with a group estimate 20× too low and took over
+    # 150 s on the reference world (1.1M pairs); count(DISTINCT) sorts, in about 2 s.
+    month = _month_of(db, Tutor.joined_on)
+    query = (
+        select(
+            month.label("cohort"),
+            period.label("period"),
+            func.count(distinct(TutorDaily.tutor_id)).label("active"),
+        )
+        .select_from(TutorDaily)
         .join(Tutor, Tutor.id == TutorDaily.tutor_id)
         .where(
             (TutorDaily.logins > 0) | (TutorDaily.sessions_completed > 0),
@@ -563,14 +580,6 @@ def period_activity_from_rollups(
             day_no < bindparam("pr_max", period_days * periods),
             (period + 1) * length <= elapsed,
         )
-        .distinct()
-        .subquery("pairs")
-    )
-    month = _month_of(db, Tutor.joined_on)
-    query = (
-        select(month.label("cohort"), pairs.c.period, func.count().label("active"))
-        .select_from(pairs)
-        .join(Tutor, Tutor.id == pairs.c.tutor_id)
-        .group_by(month, pairs.c.period)
+        .group_by(month, period)
     )
     return [(str(r[0]), int(r[1]), int(r[2])) for r in db.execute(query)]
