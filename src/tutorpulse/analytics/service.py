@@ -42,6 +42,16 @@ def _stored(db: Session, key: str, settings: Settings, now: datetime) -> dict[st
     return hit
 
 
+def subject_key(view: str, subject: str | None) -> str:
+    """The snapshot key of ``view`` (all tutors) or of its ``subject`` variant."""
+    return view if subject is None else f"{view}:subject={subject}"
+
+
+def subjects(db: Session) -> list[str]:
+    """Every tutor primary subject (``analytics.warm`` stores a view per subject)."""
+    return repo.list_subjects(db)
+
+
 def _bucket(now: datetime, settings: Settings) -> int:
     """``now`` floored to the cache lifetime, so a moving clock still hits the cache."""
     return int(now.timestamp() // max(settings.analytics_cache_seconds, 1))
@@ -139,7 +149,8 @@ def get_performers(
 
     ``stored=False`` skips the stored default view (``analytics.warm`` computing it).
     """
-    if stored and subject is None and (hit := _stored(db, "performers", settings, now)) is not None:
+    key = subject_key("performers", subject)
+    if stored and (hit := _stored(db, key, settings, now)) is not None:
         return snapshots.cut_lists(hit, limit, [("segments", s, "tutors") for s in pf.SEGMENTS])
     return cached(
         db,
@@ -261,11 +272,8 @@ def get_first_sessions(
     db: Session, *, settings: Settings, now: datetime, subject: str | None, stored: bool = True
 ) -> dict[str, Any]:
     """The first-session analysis (tutors of ``subject`` only if given)."""
-    if (
-        stored
-        and subject is None
-        and (hit := _stored(db, "first-sessions", settings, now)) is not None
-    ):
+    key = subject_key("first-sessions", subject)
+    if stored and (hit := _stored(db, key, settings, now)) is not None:
         return hit
     return cached(
         db,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 View = Callable[[Session], Any]
 
 
-def default_views(settings: Settings, now: datetime) -> dict[str, View]:
-    """Snapshot key → a function computing that view live in the given session.
+def default_views(
+    settings: Settings, now: datetime, subjects: Sequence[str] = ()
+) -> dict[str, View]:
+    """Snapshot key → a function computing that view live in the given session; with
+    ``subjects``, the performers and first-session views of each subject too.
 
     The stored views are skipped (``stored=False``); the in-process cache stays on so
     performers and reliability share their per-tutor scans (``warm_all`` empties it
@@ -49,6 +52,9 @@ def default_views(settings: Settings, now: datetime) -> dict[str, View]:
             stored=False,
         ),
     }
+    for subject in subjects:
+        views[service.subject_key("performers", subject)] = _performers_view(live, now, subject)
+        views[service.subject_key("first-sessions", subject)] = _first_view(live, now, subject)
     for metric in service.HEATMAP_METRICS:
         views[f"heatmap:{metric}"] = _heatmap_view(live, now, metric)
     for params in trends.STORED_VIEWS:
@@ -56,6 +62,25 @@ def default_views(settings: Settings, now: datetime) -> dict[str, View]:
         assert key is not None
         views[key] = _trends_view(settings, now, params)
     return views
+
+
+def _performers_view(settings: Settings, now: datetime, subject: str) -> View:
+    def view(db: Session) -> Any:
+        return service.get_performers(
+            db, settings=settings, now=now, subject=subject, limit=snapshots.MAX_LIMIT,
+            stored=False,
+        )  # fmt: skip
+
+    return view
+
+
+def _first_view(settings: Settings, now: datetime, subject: str) -> View:
+    def view(db: Session) -> Any:
+        return service.get_first_sessions(
+            db, settings=settings, now=now, subject=subject, stored=False
+        )
+
+    return view
 
 
 def _heatmap_view(settings: Settings, now: datetime, metric: str) -> View:
@@ -90,7 +115,9 @@ def warm_all(
     seconds: dict[str, float] = {}
     errors: dict[str, str] = {}
     cache.clear()
-    for key, view in default_views(settings, now).items():
+    with unit_of_work(factory) as db:
+        subjects = service.subjects(db)
+    for key, view in default_views(settings, now, subjects).items():
         t0 = time.perf_counter()
         try:
             with unit_of_work(factory) as db:
