@@ -32,6 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 from fastapi.testclient import TestClient
@@ -121,6 +122,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="served requests per endpoint")
     parser.add_argument("--cold-repeat", type=int, default=3, help="analytics.warm runs")
     parser.add_argument("--duckdb-repeat", type=int, default=5)
+    parser.add_argument(
+        "--subject",
+        help="also time the performers / first-session requests of this subject (served "
+        "from its stored view; no DuckDB counterpart)",
+    )
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
     clock = FrozenClock(now)
@@ -185,6 +191,25 @@ def main() -> None:
                 f"p95 {pct(c, 95):7.2f}s",
                 flush=True,
             )
+        if args.subject:
+            for view in ("performers", "first-sessions"):
+                route = f"/api/analytics/{view}?subject={quote(args.subject)}"
+                ok = api.get(route)
+                assert ok.status_code == 200, (route, ok.status_code)
+                served = timed(lambda route=route, api=api: api.get(route), args.repeat)
+                c = cold.get(f"{view}:subject={args.subject}", [float("nan")])
+                label = f"{view} ({args.subject})"
+                results[(name, label)] = {
+                    "served50": pct(served, 50),
+                    "served95": pct(served, 95),
+                    "cold50": pct(c, 50),
+                    "cold95": pct(c, 95),
+                }
+                print(
+                    f"{name:10} {label:20} served p50 {pct(served, 50) * 1000:7.1f} ms "
+                    f"p95 {pct(served, 95) * 1000:7.1f} ms | cold p50 {pct(c, 50):7.2f}s",
+                    flush=True,
+                )
         for label, path in PAGES.items():
             ok = pages.get(path)
             assert ok.status_code == 200, (path, ok.status_code)
