@@ -202,6 +202,10 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
             for i, (sid, pi, d) in enumerate(zip(rows["session_id"], p, drivers, strict=True))
         ]
         timings["noshow"] = round(time.perf_counter() - t4, 3)
+    # The session scores are written while the churn stage may still be computing.
+    t5 = time.perf_counter()
+    repo.replace_session_risks(db, session_rows)
+    timings["write_sessions"] = round(time.perf_counter() - t5, 3)
     tutor_rows: list[dict[str, Any]] = []
     if churn_job is not None:
         t2 = time.perf_counter()
@@ -214,9 +218,6 @@ def score_all(db: Session, *, now: datetime, settings: Settings) -> ScoreSummary
         db, rows=tutor_rows, now=now, keep_days=settings.risk_score_history_days
     )
     timings["write_tutors"] = round(time.perf_counter() - t3, 3)
-    t5 = time.perf_counter()
-    repo.replace_session_risks(db, session_rows)
-    timings["write_sessions"] = round(time.perf_counter() - t5, 3)
     db.flush()
     timings["total"] = round(time.perf_counter() - t0, 3)
     return ScoreSummary(
