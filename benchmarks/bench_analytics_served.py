@@ -174,11 +174,18 @@ def main() -> None:
             "cohort": "trends:cohort:30:primarySubject",
             "retention": "trends:retention:180:-",
         }
-        for label, (path, kind) in API.items():
+        routes = [(label, path, stored_key[kind]) for label, (path, kind) in API.items()]
+        if args.subject:
+            routes += [
+                (f"{view} ({args.subject})", f"/api/analytics/{view}?subject="
+                 f"{quote(args.subject)}", f"{view}:subject={args.subject}")
+                for view in ("performers", "first-sessions")
+            ]  # fmt: skip
+        for label, path, key in routes:
             ok = api.get(path)
             assert ok.status_code == 200, (path, ok.status_code, ok.text[:300])
             served = timed(lambda path=path, api=api: api.get(path), args.repeat)
-            c = cold.get(stored_key[kind], [float("nan")])
+            c = cold.get(key, [float("nan")])
             results[(name, label)] = {
                 "served50": pct(served, 50),
                 "served95": pct(served, 95),
@@ -191,25 +198,6 @@ def main() -> None:
                 f"p95 {pct(c, 95):7.2f}s",
                 flush=True,
             )
-        if args.subject:
-            for view in ("performers", "first-sessions"):
-                route = f"/api/analytics/{view}?subject={quote(args.subject)}"
-                ok = api.get(route)
-                assert ok.status_code == 200, (route, ok.status_code)
-                served = timed(lambda route=route, api=api: api.get(route), args.repeat)
-                c = cold.get(f"{view}:subject={args.subject}", [float("nan")])
-                label = f"{view} ({args.subject})"
-                results[(name, label)] = {
-                    "served50": pct(served, 50),
-                    "served95": pct(served, 95),
-                    "cold50": pct(c, 50),
-                    "cold95": pct(c, 95),
-                }
-                print(
-                    f"{name:10} {label:20} served p50 {pct(served, 50) * 1000:7.1f} ms "
-                    f"p95 {pct(served, 95) * 1000:7.1f} ms | cold p50 {pct(c, 50):7.2f}s",
-                    flush=True,
-                )
         for label, path in PAGES.items():
             ok = pages.get(path)
             assert ok.status_code == 200, (path, ok.status_code)
