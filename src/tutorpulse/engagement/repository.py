@@ -13,9 +13,8 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tutorpulse.core.db import UTCDateTime
+from tutorpulse.core.db import UTCDateTime, in_list
 from tutorpulse.engagement.models import (
-    EngagementEvent,
     EngagementState,
     PlatformDaily,
     PlatformWeekly,
@@ -57,9 +56,9 @@ def _date_series(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values).dt.date
 
 
-def _ids_clause(column: str, ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
-    names = {f"i{n}": int(v) for n, v in enumerate(ids)}
-    return f"{column} IN ({', '.join(':' + k for k in names)})", names
+def _ids_clause(conn: Connection, column: str, ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    clause, value = in_list(conn.dialect.name, column, "ids", (int(i) for i in ids))
+    return clause, {"ids": value}
 
 
 def _frame(
@@ -75,7 +74,7 @@ def _frame(
 def load_tutors(db: Session, tutor_ids: Sequence[int]) -> pd.DataFrame:
     """``id, timezone, last_login_at`` of the given tutors."""
     conn = _conn(db)
-    clause, params = _ids_clause("id", tutor_ids)
+    clause, params = _ids_clause(conn, "id", tutor_ids)
     frame = _frame(
         conn,
         f"SELECT id, timezone, last_login_at FROM tutor WHERE {clause}",
@@ -89,7 +88,7 @@ def load_tutors(db: Session, tutor_ids: Sequence[int]) -> pd.DataFrame:
 def load_events(db: Session, tutor_ids: Sequence[int], since: date | None) -> pd.DataFrame:
     """Raw events of the tutors on or after ``since`` (UTC date; None = all)."""
     conn = _conn(db)
-    clause, params = _ids_clause("tutor_id", tutor_ids)
+    clause, params = _ids_clause(conn, "tutor_id", tutor_ids)
     if since is not None:
         clause += " AND occurred_at >= :since"
         params["since"] = _bound_day(conn, since)
@@ -106,7 +105,7 @@ def load_events(db: Session, tutor_ids: Sequence[int], since: date | None) -> pd
 def load_sessions(db: Session, tutor_ids: Sequence[int], since: date | None) -> pd.DataFrame:
     """Raw sessions of the tutors scheduled on or after ``since`` (UTC date; None = all)."""
     conn = _conn(db)
-    clause, params = _ids_clause("tutor_id", tutor_ids)
+    clause, params = _ids_clause(conn, "tutor_id", tutor_ids)
     if since is not None:
         clause += " AND scheduled_start >= :since"
         params["since"] = _bound_day(conn, since)
@@ -132,7 +131,7 @@ def _bound_day(conn: Connection, day: date) -> Any:
 def load_daily(db: Session, tutor_ids: Sequence[int]) -> pd.DataFrame:
     """The full ``tutor_daily`` history of the tutors."""
     conn = _conn(db)
-    clause, params = _ids_clause("tutor_id", tutor_ids)
+    clause, params = _ids_clause(conn, "tutor_id", tutor_ids)
     frame = _frame(
         conn, f"SELECT {', '.join(DAILY_COLUMNS)} FROM tutor_daily WHERE {clause}", params,
         DAILY_COLUMNS,
@@ -217,13 +216,22 @@ def upsert_health(db: Session, health: pd.DataFrame, now: datetime) -> None:
         conn.execute(stmt, records[start : start + 2000])
 
 
-# The ingestion hot path runs a handful of fixed statements per event; as text()
-# constructs with typed parameters they compile once and skip the ORM's per-call
-# statement building (measured: a third of the per-event time).
-_RAISE_LOGIN_SQL = text(
-    "UPDATE tutor SET last_login_at = :ts, updated_at = :now WHERE id = :id "
-    "AND (last_login_at IS NULL OR last_login_at < :ts)"
-).bindparams(bindparam("ts", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
+# The ingestion hot path: fixed driver-level statements, so a batch skips SQLAlchemy's
+# per-row parameter processing. PostgreSQL takes a batch as arrays in one statement.
+_PG_NEXT_EVENT_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('engagement_event', 'id')) FROM generate_series(1, %s)"
+)
+_PG_INSERT_EVENTS = (
+    "INSERT INTO engagement_event (id, external_id, tutor_id, event_type, occurred_at, data, "
+    "received_at) SELECT i, k, t, y, o, coalesce(d, '{}'::jsonb), r "
+    "FROM json_to_recordset(%s::json) "
+    "AS u(i int, k text, t int, y text, o timestamptz, d jsonb, r timestamptz)"
+)
+_PG_RAISE_LOGINS = (
+    "UPDATE tutor SET last_login_at = u.ts, updated_at = %s "
+    "FROM json_to_recordset(%s::json) AS u(id int, ts timestamptz) "
+    "WHERE tutor.id = u.id AND (tutor.last_login_at IS NULL OR tutor.last_login_at < u.ts)"
+)
 
 
 _SQLITE_INSERT_EVENTS = (
@@ -238,7 +246,9 @@ _SQLITE_RAISE_LOGIN = (
 
 def _sqlite_stamp(value: datetime) -> str:
     """A timestamp as UTCDateTime stores it on SQLite (naive UTC, microseconds)."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def insert_events(db: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -248,23 +258,43 @@ def insert_events(db: Session, rows: list[dict[str, Any]]) -> list[int]:
     are consecutive after the current maximum; a plain executemany is several times
     faster than INSERT … RETURNING with ordered results.
     """
-    table = EngagementEvent.__table__
     conn = _conn(db)
     if _is_sqlite(conn):
         # Driver-level executemany with values formatted as the column types store them:
         # SQLAlchemy's per-value type processing was most of a large batch's time.
+        received: dict[datetime, str] = {}  # a batch shares one receive time
+
+        def received_stamp(value: datetime) -> str:
+            if value not in received:
+                received[value] = _sqlite_stamp(value)
+            return received[value]
+
         conn.exec_driver_sql(
             _SQLITE_INSERT_EVENTS,
             [
                 (r["external_id"], r["tutor_id"], r["event_type"], _sqlite_stamp(r["occurred_at"]),
-                 json.dumps(r["data"]), _sqlite_stamp(r["received_at"]))
+                 json.dumps(r["data"]) if r["data"] else "{}", received_stamp(r["received_at"]))
                 for r in rows
             ],
         )  # fmt: skip
         last = int(conn.execute(text("SELECT max(id) FROM engagement_event")).scalar_one())
         return list(range(last - len(rows) + 1, last + 1))
-    stmt = insert(EngagementEvent).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(i) for i in conn.execute(stmt, rows).scalars().all()]
+    # PostgreSQL: draw the ids from the sequence first, then one INSERT reading the
+    # batch from a single JSON parameter (a multi-row VALUES with thousands of
+    # placeholders spent most of its time in the driver's query parsing, and arrays
+    # in per-element adaptation).
+    ids = [int(i) for (i,) in conn.exec_driver_sql(_PG_NEXT_EVENT_IDS, (len(rows),))]
+    payload = [
+        {"i": new_id, "k": r["external_id"], "t": r["tutor_id"], "y": r["event_type"],
+         "o": _iso(r["occurred_at"]), "d": r["data"], "r": _iso(r["received_at"])}
+        for new_id, r in zip(ids, rows, strict=True)
+    ]  # fmt: skip
+    conn.exec_driver_sql(_PG_INSERT_EVENTS, (json.dumps(payload),))
+    return ids
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
 
 
 def raise_last_logins(db: Session, logins: Sequence[tuple[int, datetime]], now: datetime) -> None:
@@ -282,23 +312,32 @@ def raise_last_logins(db: Session, logins: Sequence[tuple[int, datetime]], now: 
             [(_sqlite_stamp(at), stamp, tutor_id, _sqlite_stamp(at)) for tutor_id, at in logins],
         )
         return
-    conn.execute(
-        _RAISE_LOGIN_SQL, [{"id": tutor_id, "ts": at, "now": now} for tutor_id, at in logins]
+    conn.exec_driver_sql(
+        _PG_RAISE_LOGINS,
+        (now.astimezone(UTC), json.dumps([{"id": t, "ts": _iso(at)} for t, at in logins])),
     )
 
 
 # ---- dirty marks ----------------------------------------------------------------
 
 
-_MARK_SQL = """
-INSERT INTO tutor_dirty (tutor_id, from_day, version, marked_at)
-VALUES (:tutor_id, :from_day, 1, :marked_at)
+# Driver-level statements: a batch of marks skips SQLAlchemy's per-row parameter
+# processing (SQLite: executemany; PostgreSQL: one statement over arrays).
+_MARK_CONFLICT = """
 ON CONFLICT (tutor_id) DO UPDATE SET
     from_day = CASE WHEN excluded.from_day < tutor_dirty.from_day
                     THEN excluded.from_day ELSE tutor_dirty.from_day END,
     version = tutor_dirty.version + 1,
     marked_at = excluded.marked_at
 """
+_SQLITE_MARK = (
+    "INSERT INTO tutor_dirty (tutor_id, from_day, version, marked_at) VALUES (?, ?, 1, ?)"
+    + _MARK_CONFLICT
+)
+_PG_MARK = (
+    "INSERT INTO tutor_dirty (tutor_id, from_day, version, marked_at) "
+    "SELECT t, d, 1, %s FROM json_to_recordset(%s::json) AS u(t int, d date)" + _MARK_CONFLICT
+)
 
 
 def mark_dirty(db: Session, marks: Iterable[tuple[int, date]], now: datetime) -> None:
@@ -307,16 +346,24 @@ def mark_dirty(db: Session, marks: Iterable[tuple[int, date]], now: datetime) ->
 
 
 def mark_dirty_conn(conn: Connection, marks: Iterable[tuple[int, date]], now: datetime) -> None:
-    sqlite_mode = _is_sqlite(conn)
-    stamp: Any = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite_mode else now
+    earliest: dict[int, date] = {}
+    for tutor, day in marks:
+        tutor = int(tutor)
+        if tutor not in earliest or day < earliest[tutor]:
+            earliest[tutor] = day
     # In tutor order: concurrent transactions then lock these rows in the same order and
     # cannot deadlock on each other.
-    rows = [
-        {"tutor_id": int(t), "from_day": d.isoformat() if sqlite_mode else d, "marked_at": stamp}
-        for t, d in sorted(marks)
-    ]
-    for start in range(0, len(rows), 5000):
-        conn.execute(text(_MARK_SQL), rows[start : start + 5000])
+    ordered = sorted(earliest.items())
+    for start in range(0, len(ordered), 5000):
+        chunk = ordered[start : start + 5000]
+        if _is_sqlite(conn):
+            stamp = _sqlite_stamp(now)
+            conn.exec_driver_sql(_SQLITE_MARK, [(t, d.isoformat(), stamp) for t, d in chunk])
+        else:
+            conn.exec_driver_sql(
+                _PG_MARK,
+                (now.astimezone(UTC), json.dumps([{"t": t, "d": d.isoformat()} for t, d in chunk])),
+            )
 
 
 def clear_all_dirty(db: Session) -> int:
@@ -379,10 +426,26 @@ def all_tutor_ids(db: Session) -> list[int]:
 def tutor_ids_by_external(db: Session, external_ids: Sequence[str]) -> dict[str, int]:
     if not external_ids:
         return {}
-    rows = db.execute(
-        select(Tutor.external_id, Tutor.id).where(Tutor.external_id.in_(list(external_ids)))
-    ).all()
+    conn = _conn(db)
+    clause, value = in_list(conn.dialect.name, "external_id", "ids", external_ids)
+    rows = conn.execute(text(f"SELECT external_id, id FROM tutor WHERE {clause}"), {"ids": value})
     return {str(e): int(i) for e, i in rows}
+
+
+def events_by_key(db: Session, keys: Sequence[str]) -> dict[str, tuple[int, str, str, datetime]]:
+    """Stored events by idempotency key: key → (id, tutor external id, type, occurred_at)."""
+    if not keys:
+        return {}
+    conn = _conn(db)
+    clause, value = in_list(conn.dialect.name, "e.external_id", "keys", keys)
+    rows = conn.execute(
+        text(
+            "SELECT e.external_id, e.id, t.external_id, e.event_type, e.occurred_at "
+            f"FROM engagement_event e JOIN tutor t ON t.id = e.tutor_id WHERE {clause}"
+        ).columns(occurred_at=UTCDateTime()),
+        {"keys": value},
+    ).all()
+    return {str(r[0]): (int(r[1]), str(r[2]), str(r[3]), r[4]) for r in rows}
 
 
 # ---- state ----------------------------------------------------------------------

@@ -13,15 +13,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.errors import AppError, Conflict, ErrorDetail, Invalid, NotFound
 from tutorpulse.core.settings import Settings
 from tutorpulse.engagement import metrics
 from tutorpulse.engagement import repository as repo
-from tutorpulse.engagement.models import EngagementEvent, PlatformDaily
-from tutorpulse.tutors.models import Tutor
+from tutorpulse.engagement.models import PlatformDaily
 
 MAX_KEY_LENGTH = 128
 
@@ -126,23 +125,6 @@ def _validate(item: EventInput, *, now: datetime, settings: Settings, key: str |
     return _Valid(item.tutor_id.strip(), event_type, occurred, data, key)
 
 
-def _existing(db: Session, keys: Sequence[str]) -> dict[str, tuple[int, str, str, datetime]]:
-    if not keys:
-        return {}
-    rows = db.execute(
-        select(
-            EngagementEvent.external_id,
-            EngagementEvent.id,
-            Tutor.external_id,
-            EngagementEvent.event_type,
-            EngagementEvent.occurred_at,
-        )
-        .join(Tutor, Tutor.id == EngagementEvent.tutor_id)
-        .where(EngagementEvent.external_id.in_(list(keys)))
-    ).all()
-    return {str(r[0]): (int(r[1]), str(r[2]), str(r[3]), r[4]) for r in rows}
-
-
 def _replay(valid: _Valid, stored: tuple[int, str, str, datetime]) -> TrackedEvent:
     event_id, tutor, event_type, occurred = stored
     if tutor != valid.tutor_external or event_type != valid.event_type:
@@ -192,7 +174,7 @@ def record_events(
             valid[index] = _validate(item, now=now, settings=settings, key=None)
         except Invalid as exc:
             outcomes[index] = ItemOutcome(index, 400, error=exc.message, details=tuple(exc.details))
-    stored = _existing(db, sorted({v.key for v in valid.values() if v.key is not None}))
+    stored = repo.events_by_key(db, sorted({v.key for v in valid.values() if v.key is not None}))
     tutors = repo.tutor_ids_by_external(db, sorted({v.tutor_external for v in valid.values()}))
     seen_in_batch: dict[str, int] = {}
     to_insert: list[tuple[int, _Valid]] = []
