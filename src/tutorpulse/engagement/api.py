@@ -98,7 +98,8 @@ def _event_json(event: service.TrackedEvent) -> dict[str, Any]:
         "id": event.id,
         "tutorId": event.tutor_id,
         "eventType": event.event_type,
-        "timestamp": event.timestamp,
+        # Formatted here, not by the encoder's fallback: a batch answers 1,000 of them.
+        "timestamp": _json(event.timestamp),
     }
 
 

@@ -172,10 +172,17 @@ def run_refresh(
         ) -> None:
             with unit_of_work(session_factory, write=True) as db:
                 write_tutors(db, update, now=now)
-                repo.clear_dirty(db, claimed)
                 _note_platform_from(db, min(d for _, d, _ in claimed), now)
 
+        def clear_batch(claimed: list = claimed) -> None:
+            # Its own short transaction, after the rows are written: ingestion upserts
+            # these marks and would otherwise wait on their row locks for the whole
+            # write above. A crash in between only leaves marks to recompute again.
+            with unit_of_work(session_factory, write=True) as db:
+                repo.clear_dirty(db, claimed)
+
         with_retry(write_batch)
+        with_retry(clear_batch)
         result.tutors_rolled_up += len(claimed)
         result.batches += 1
 

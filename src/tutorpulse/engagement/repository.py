@@ -7,10 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tutorpulse.core.db import UTCDateTime, in_list
@@ -179,41 +177,72 @@ def _insert_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = [
-        {str(k): v for k, v in row.items()} for row in frame.to_dict("records")
-    ]
-    for record in records:
-        for key, value in record.items():
-            if isinstance(value, np.generic):
-                record[key] = value.item()
-            elif value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-                record[key] = None
-            elif isinstance(value, pd.Timestamp):
-                record[key] = value.to_pydatetime()
-    return records
+def _health_values(series: pd.Series, kind: str, sqlite_mode: bool) -> list[Any]:
+    """One health column as driver-ready values (None for missing)."""
+    if kind == "timestamp":
+        stamps = pd.to_datetime(series, utc=True)
+        fmt = "%Y-%m-%d %H:%M:%S.%f" if sqlite_mode else "%Y-%m-%dT%H:%M:%S.%f+00:00"
+        return [None if pd.isna(v) else v for v in stamps.dt.strftime(fmt).tolist()]
+    values = series.tolist()
+    if kind == "date":
+        return [None if v is None or v is pd.NaT else v.isoformat() for v in values]
+    if kind == "bool":
+        return [None if v is None or v is pd.NA else bool(v) for v in values]
+    if kind == "int":
+        return [None if v is None or v != v else int(v) for v in values]
+    if kind == "float":
+        return [None if v is None or v != v else float(v) for v in values]
+    return [None if v is None or v != v else v for v in values]
+
+
+def _health_kind(column: Any) -> str:
+    python_type = getattr(column.type, "impl", column.type).python_type
+    if isinstance(column.type, UTCDateTime):
+        return "timestamp"
+    return {bool: "bool", int: "int", float: "float", date: "date"}.get(python_type, "text")
+
+
+_HEALTH_KINDS = {name: _health_kind(TutorHealth.__table__.c[name]) for name in HEALTH_FIELDS}
+_PG_TYPES = {"timestamp": "timestamptz", "date": "date", "bool": "boolean", "int": "int",
+             "float": "float8", "text": "text"}  # fmt: skip
+_HEALTH_UPDATE = ", ".join(f"{n} = excluded.{n}" for n in HEALTH_FIELDS if n != "tutor_id")
+# risk_drivers is NOT NULL: a new row starts with no drivers (the risk job fills it).
+_SQLITE_UPSERT_HEALTH = (
+    f"INSERT INTO tutor_health ({', '.join(HEALTH_FIELDS)}, risk_drivers) "
+    f"VALUES ({', '.join('?' for _ in HEALTH_FIELDS)}, '[]') "
+    f"ON CONFLICT (tutor_id) DO UPDATE SET {_HEALTH_UPDATE}"
+)
+_PG_UPSERT_HEALTH = (
+    f"INSERT INTO tutor_health ({', '.join(HEALTH_FIELDS)}, risk_drivers) "
+    f"SELECT {', '.join(HEALTH_FIELDS)}, '[]'::jsonb FROM json_to_recordset(%s::json) AS u("
+    + ", ".join(f"{n} {_PG_TYPES[k]}" for n, k in _HEALTH_KINDS.items())
+    + f") ON CONFLICT (tutor_id) DO UPDATE SET {_HEALTH_UPDATE}"
+)
 
 
 def upsert_health(db: Session, health: pd.DataFrame, now: datetime) -> None:
-    """Insert or update the snapshot rows (risk fields untouched)."""
+    """Insert or update the snapshot rows (risk fields untouched).
+
+    Column by column into driver-level statements (SQLite: executemany; PostgreSQL:
+    one statement over a JSON parameter): building SQLAlchemy parameters for ~35
+    columns × thousands of rows was half of a refresh pass.
+    """
     if health.empty:
         return
     conn = _conn(db)
+    sqlite_mode = _is_sqlite(conn)
     frame = health.copy()
     frame["as_of"] = now
     frame["computed_at"] = now
-    frame["last_login_at"] = [
-        None if pd.isna(v) else pd.Timestamp(v).to_pydatetime() for v in frame["last_login_at"]
-    ]
-    records = _records(frame[list(HEALTH_FIELDS)])
-    for record in records:
-        record.setdefault("risk_drivers", [])
-    dialect_insert = sqlite.insert if _is_sqlite(conn) else postgresql.insert
-    stmt = dialect_insert(TutorHealth)
-    update = {name: stmt.excluded[name] for name in HEALTH_FIELDS if name != "tutor_id"}
-    stmt = stmt.on_conflict_do_update(index_elements=["tutor_id"], set_=update)
-    for start in range(0, len(records), 2000):
-        conn.execute(stmt, records[start : start + 2000])
+    columns = [_health_values(frame[n], _HEALTH_KINDS[n], sqlite_mode) for n in HEALTH_FIELDS]
+    rows = list(zip(*columns, strict=True))
+    for start in range(0, len(rows), 2000):
+        chunk = rows[start : start + 2000]
+        if sqlite_mode:
+            conn.exec_driver_sql(_SQLITE_UPSERT_HEALTH, chunk)
+        else:
+            payload = [dict(zip(HEALTH_FIELDS, row, strict=True)) for row in chunk]
+            conn.exec_driver_sql(_PG_UPSERT_HEALTH, (json.dumps(payload),))
 
 
 # The ingestion hot path: fixed driver-level statements, so a batch skips SQLAlchemy's

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tutorpulse.core import migrate
-from tutorpulse.core.db import make_session_factory, read_aside
+from tutorpulse.core.db import SQLITE_WAL_AUTOCHECKPOINT_PAGES, make_session_factory, read_aside
 from tutorpulse.core.models import AuditLog
 
 
@@ -60,3 +60,15 @@ def test_read_aside_on_a_connection_bound_session_reads_inline(db: Session) -> N
     db.add(_audit("pending"))
     db.flush()
     assert read_aside(db, lambda s: list(s.scalars(select(AuditLog.actor_name))))() == ["pending"]
+
+
+def test_connections_are_configured_for_the_engine(engine: Engine) -> None:
+    """SQLite checkpoints its log every 10,000 pages; PostgreSQL plans every execution
+    for its parameter values (no generic plan kept from when a table was small)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            value = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+            assert value == SQLITE_WAL_AUTOCHECKPOINT_PAGES
+        else:
+            mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+            assert mode == "force_custom_plan"
