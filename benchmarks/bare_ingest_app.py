@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, insert
 
 from tutorpulse.core.db import JSONType, create_db_engine, sqlite_write_lock
 
@@ -30,11 +30,28 @@ bare_event = Table(
     Column("data", JSONType, nullable=False),
 )
 
+# The same columns with the product's events-table keys (unique idempotency key and
+# the three read indexes): what the schema alone costs an insert.
+bare_event_indexed = Table(
+    "bare_event_indexed",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("external_id", String(128), unique=True),
+    Column("tutor_id", String(64), nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", JSONType, nullable=False),
+    Index("ix_bare_indexed_tutor_occurred", "tutor_id", "occurred_at"),
+    Index("ix_bare_indexed_type_occurred", "event_type", "occurred_at"),
+    Index("ix_bare_indexed_occurred", "occurred_at", "id"),
+)
+
 
 class Event(BaseModel):
     tutorId: str  # noqa: N815
     eventType: str  # noqa: N815
     eventData: dict[str, Any] | None = None  # noqa: N815
+    eventId: str | None = None  # noqa: N815
 
 
 class Batch(BaseModel):
@@ -47,13 +64,13 @@ def create() -> FastAPI:
     lock = sqlite_write_lock(engine)
     app = FastAPI()
 
-    def write(rows: list[dict[str, Any]]) -> None:
+    def write(rows: list[dict[str, Any]], table: Table = bare_event) -> None:
         if lock is not None:
             with lock, engine.begin() as conn:
-                conn.execute(insert(bare_event), rows)
+                conn.execute(insert(table), rows)
         else:
             with engine.begin() as conn:
-                conn.execute(insert(bare_event), rows)
+                conn.execute(insert(table), rows)
 
     def row(event: Event) -> dict[str, Any]:
         return {
@@ -71,6 +88,11 @@ def create() -> FastAPI:
     @app.post("/bare/batch")
     def bare_batch(batch: Batch) -> dict[str, Any]:
         write([row(e) for e in batch.events])
+        return {"success": True, "accepted": len(batch.events)}
+
+    @app.post("/bare/batch-indexed")
+    def bare_batch_indexed(batch: Batch) -> dict[str, Any]:
+        write([{**row(e), "external_id": e.eventId} for e in batch.events], bare_event_indexed)
         return {"success": True, "accepted": len(batch.events)}
 
     return app
