@@ -401,13 +401,15 @@ def clear_all_dirty(db: Session) -> int:
     return int(result.rowcount or 0)
 
 
-def claim_dirty(db: Session, limit: int) -> list[tuple[int, date, int]]:
-    """Up to ``limit`` dirty tutors (oldest marks first): (tutor_id, from_day, version)."""
-    rows = db.execute(
-        select(TutorDirty.tutor_id, TutorDirty.from_day, TutorDirty.version)
-        .order_by(TutorDirty.marked_at, TutorDirty.tutor_id)
-        .limit(limit)
-    ).all()
+def claim_dirty(
+    db: Session, limit: int, marked_until: datetime | None = None
+) -> list[tuple[int, date, int]]:
+    """Up to ``limit`` dirty tutors (oldest marks first): (tutor_id, from_day, version);
+    only marks made at or before ``marked_until`` when given."""
+    query = select(TutorDirty.tutor_id, TutorDirty.from_day, TutorDirty.version)
+    if marked_until is not None:
+        query = query.where(TutorDirty.marked_at <= marked_until)
+    rows = db.execute(query.order_by(TutorDirty.marked_at, TutorDirty.tutor_id).limit(limit)).all()
     return [(int(r[0]), r[1], int(r[2])) for r in rows]
 
 
