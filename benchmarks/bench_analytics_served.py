@@ -52,6 +52,15 @@ API: dict[str, tuple[str, str]] = {
     "performers": ("/api/analytics/performers", "performers"),
     "first-sessions": ("/api/analytics/first-sessions", "first-sessions"),
     "reliability": ("/api/analytics/reliability", "reliability"),
+    # Other thresholds and horizons: built from the stored view and the stored rates.
+    "reliability t=0.1 d=30": (
+        "/api/analytics/reliability?threshold=0.1&daysAhead=30",
+        "reliability",
+    ),
+    "reliability t=0.25 d=3": (
+        "/api/analytics/reliability?threshold=0.25&daysAhead=3",
+        "reliability",
+    ),
     "heatmap": ("/api/analytics/heatmap", "heatmap"),
     "trends engagement": ("/api/analytics/trends?type=engagement", "engagement"),
     "trends seasonal": ("/api/analytics/trends?type=seasonal", "seasonal"),

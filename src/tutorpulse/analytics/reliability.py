@@ -156,11 +156,19 @@ def urgency(rate: float, threshold: float) -> str:
     return "medium"
 
 
+def ranked(df: pd.DataFrame, *, min_sessions: int) -> pd.DataFrame:
+    """Tutors with at least ``min_sessions`` due, highest shrunk failure rate first
+    (ties by tutor id, so the order is fully determined)."""
+    sel = df[df["due"] >= min_sessions]
+    return sel.sort_values(["failureRateShrunk", "external_id"], ascending=[False, True])
+
+
 def at_risk(df: pd.DataFrame, *, threshold: float, min_sessions: int) -> pd.DataFrame:
     """Tutors with at least ``min_sessions`` due whose shrunk failure rate exceeds ``threshold``."""
-    sel = df[(df["due"] >= min_sessions) & (df["failureRateShrunk"] > threshold)].copy()
+    sel = ranked(df, min_sessions=min_sessions)
+    sel = sel[sel["failureRateShrunk"] > threshold].copy()
     sel["urgency"] = [urgency(r, threshold) for r in sel["failureRateShrunk"]]
-    return sel.sort_values(["failureRateShrunk", "external_id"], ascending=[False, True])
+    return sel
 
 
 def correlations(df: pd.DataFrame, *, min_sessions: int) -> list[dict[str, Any]]:

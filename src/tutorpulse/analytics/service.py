@@ -460,13 +460,15 @@ def get_reliability(
     stored: bool = True,
 ) -> dict[str, Any]:
     """Reschedules, no-shows, replacements, local-time slots and at-risk tutors."""
-    if (
-        stored
-        and threshold == DEFAULT_THRESHOLD
-        and days_ahead == DEFAULT_DAYS_AHEAD
-        and (hit := _stored(db, "reliability", settings, now)) is not None
-    ):
-        return snapshots.cut_lists(hit, limit, [("atRiskTutors",)])
+    if stored and (hit := _stored(db, "reliability", settings, now)) is not None:
+        if threshold == DEFAULT_THRESHOLD and days_ahead == DEFAULT_DAYS_AHEAD:
+            return snapshots.cut_lists(hit, limit, [("atRiskTutors",)])
+        rates = _stored(db, RELIABILITY_RATES_KEY, settings, now)
+        served = None if rates is None else _reliability_from_rates(
+            db, hit, rates, now=now, threshold=threshold, days_ahead=days_ahead, limit=limit
+        )  # fmt: skip
+        if served is not None:
+            return served
     return cached(
         db,
         ("reliability", threshold, days_ahead, limit, _bucket(now, settings)),
@@ -475,6 +477,79 @@ def get_reliability(
             db, settings=settings, now=now, threshold=threshold, days_ahead=days_ahead, limit=limit
         ),
     )
+
+
+# The stored list of analysed tutors by shrunk failure rate, highest first, that
+# answers another threshold or horizon from the stored default view (see below).
+RELIABILITY_RATES_KEY = "reliability:rates"
+MAX_STORED_RATES = 5000
+
+
+def get_reliability_rates(db: Session, *, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The analysed tutors' rates, highest shrunk failure rate first: the first
+    ``MAX_STORED_RATES`` of them, and whether that is all of them."""
+    metrics = rl.tutor_rates(_active_tutor_metrics(db, settings=settings, now=now, subject=None))
+    ranked = rl.ranked(metrics, min_sessions=settings.analytics_min_sessions)
+    top = ranked.head(MAX_STORED_RATES)
+    return {
+        "complete": len(top) == len(ranked),
+        "tutors": [{"id": int(r.tutor_id), **_rate_json(r)} for r in rows_of(top)],
+    }
+
+
+def _rate_json(r: Any) -> dict[str, Any]:
+    return {
+        "tutorId": r.external_id,
+        "name": r.name,
+        "sessionsDue": int(r.due),
+        "tutorNoShowRate": _f(r.tutorNoShowRate),
+        "tutorRescheduleRate": _f(r.tutorRescheduleRate),
+        "tutorCancelRate": _f(r.tutorCancelRate),
+        "failureRate": _f(r.failureRate),
+        "failureRateShrunk": _f(r.failureRateShrunk),
+    }
+
+
+def _reliability_from_rates(
+    db: Session,
+    view: dict[str, Any],
+    rates: dict[str, Any],
+    *,
+    now: datetime,
+    threshold: float,
+    days_ahead: int,
+    limit: int,
+) -> dict[str, Any] | None:
+    """Another threshold or horizon answered from the stored default view and rates.
+
+    Everything but the at-risk list and its counts is independent of both parameters.
+    The stored rates cover a threshold when they hold every analysed tutor or the
+    lowest stored rate is at or below it (every tutor not stored is then at or below
+    the threshold too). Upcoming sessions are counted live for the listed tutors.
+    None when not covered (the request computes).
+    """
+    tutors = rates["tutors"]
+    if not rates["complete"] and (not tutors or tutors[-1]["failureRateShrunk"] > threshold):
+        return None
+    above = [t for t in tutors if t["failureRateShrunk"] > threshold]
+    levels = [rl.urgency(t["failureRateShrunk"], threshold) for t in above]
+    listed = above[:limit]
+    upcoming = repo.upcoming_counts(
+        db, tutor_ids=[t["id"] for t in listed], start=now, end=now + timedelta(days=days_ahead)
+    )
+    summary = {
+        **view["summary"],
+        "threshold": threshold,
+        "daysAhead": days_ahead,
+        "tutorsAboveThreshold": len(above),
+        **{level: levels.count(level) for level in ("critical", "high", "medium")},
+    }
+    at_risk = [
+        {**{k: v for k, v in t.items() if k != "id"}, "urgency": level,
+         "upcomingSessions": int(upcoming.get(t["id"], 0))}
+        for t, level in zip(listed, levels, strict=False)
+    ]  # fmt: skip
+    return {**view, "summary": summary, "atRiskTutors": at_risk}
 
 
 def _compute_reliability(
@@ -519,14 +594,7 @@ def _compute_reliability(
         "byLocalTime": slot,
         "atRiskTutors": [
             {
-                "tutorId": r.external_id,
-                "name": r.name,
-                "sessionsDue": int(r.due),
-                "tutorNoShowRate": _f(r.tutorNoShowRate),
-                "tutorRescheduleRate": _f(r.tutorRescheduleRate),
-                "tutorCancelRate": _f(r.tutorCancelRate),
-                "failureRate": _f(r.failureRate),
-                "failureRateShrunk": _f(r.failureRateShrunk),
+                **_rate_json(r),
                 "urgency": r.urgency,
                 "upcomingSessions": int(upcoming.get(int(r.tutor_id), 0)),
             }

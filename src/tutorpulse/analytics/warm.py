@@ -51,6 +51,9 @@ def default_views(
             limit=snapshots.MAX_LIMIT,
             stored=False,
         ),
+        service.RELIABILITY_RATES_KEY: lambda db: service.get_reliability_rates(
+            db, settings=live, now=now
+        ),
     }
     for subject in subjects:
         views[service.subject_key("performers", subject)] = _performers_view(live, now, subject)

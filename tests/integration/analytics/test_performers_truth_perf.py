@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tests.integration.analytics import perf_world as pw
-from tutorpulse.analytics import service
+from tutorpulse.analytics import cache, service, snapshots
 
 pytestmark = pytest.mark.slow
 RELIABILITY_FACTORS = {
@@ -117,3 +117,60 @@ def test_reliability_matches_the_world_calibration(
     assert sum(listed) / len(listed) < sum(everyone) / len(everyone) - 0.5
     # Local-time slots add up to every due session.
     assert sum(c["due"] for c in body["byLocalTime"]["cells"]) == body["noShows"]["sessionsDue"]
+
+
+def test_other_thresholds_and_horizons_are_served_equal_to_computing_them(
+    planted: tuple[Any, Engine], database_url: str
+) -> None:
+    _world, eng = planted
+    settings = pw.settings(database_url).model_copy(update={"analytics_cache_seconds": 300})
+    cache.clear()
+    with Session(eng) as db:
+        default = service.get_reliability(
+            db, settings=settings, now=pw.NOW, threshold=service.DEFAULT_THRESHOLD,
+            days_ahead=service.DEFAULT_DAYS_AHEAD, limit=snapshots.MAX_LIMIT, stored=False,
+        )  # fmt: skip
+        rates = service.get_reliability_rates(db, settings=settings, now=pw.NOW)
+        assert rates["complete"]
+        # A marker in the stored view shows the answer was built from it, not computed.
+        snapshots.store(
+            db, "reliability", {**default, "marker": "stored"}, computed_at=pw.NOW, seconds=0.0
+        )
+        snapshots.store(db, service.RELIABILITY_RATES_KEY, rates, computed_at=pw.NOW, seconds=0.0)
+        checked = 0
+        for threshold, days_ahead, limit in (
+            (0.1, 7, 50),
+            (0.15, 30, 20),
+            (0.3, 0, 500),
+            (0.05, 3, 10),
+        ):
+            served = service.get_reliability(
+                db, settings=settings, now=pw.NOW, threshold=threshold, days_ahead=days_ahead,
+                limit=limit,
+            )  # fmt: skip
+            cold = service.get_reliability(
+                db, settings=settings, now=pw.NOW, threshold=threshold, days_ahead=days_ahead,
+                limit=limit, stored=False,
+            )  # fmt: skip
+            assert served.pop("marker") == "stored"
+            assert served == snapshots.to_json(cold)
+            assert served["summary"]["threshold"] == threshold
+            checked += len(served["atRiskTutors"])
+        assert checked > 0
+
+        # Rates cut short cover only thresholds at or above the lowest stored rate.
+        cut = {"complete": False, "tutors": rates["tutors"][:20]}
+        lowest = cut["tutors"][-1]["failureRateShrunk"]
+        view = snapshots.to_json(default)
+        assert service._reliability_from_rates(
+            db, view, cut, now=pw.NOW, threshold=lowest - 1e-6, days_ahead=7, limit=50
+        ) is None  # fmt: skip
+        above = service._reliability_from_rates(
+            db, view, cut, now=pw.NOW, threshold=lowest, days_ahead=7, limit=50
+        )
+        assert above is not None
+        assert above["summary"]["tutorsAboveThreshold"] == sum(
+            t["failureRateShrunk"] > lowest for t in rates["tutors"]
+        )
+        db.rollback()
+    cache.clear()
