@@ -20,27 +20,27 @@ from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table
 from tutorpulse.core.db import JSONType, create_db_engine, sqlite_write_lock
 
 metadata = MetaData()
-bare_event = Table(
-    "bare_event",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("tutor_id", String(64), nullable=False),
-    Column("event_type", String(50), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("data", JSONType, nullable=False),
-)
+
+
+def _event_columns() -> list[Column[Any]]:
+    return [
+        Column("id", Integer, primary_key=True),
+        Column("tutor_id", String(64), nullable=False),
+        Column("event_type", String(50), nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("data", JSONType, nullable=False),
+    ]
+
+
+bare_event = Table("bare_event", metadata, *_event_columns())
 
 # The same columns with the product's events-table keys (unique idempotency key and
 # the three read indexes): what the schema alone costs an insert.
 bare_event_indexed = Table(
     "bare_event_indexed",
     metadata,
-    Column("id", Integer, primary_key=True),
+    *_event_columns(),
     Column("external_id", String(128), unique=True),
-    Column("tutor_id", String(64), nullable=False),
-    Column("event_type", String(50), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("data", JSONType, nullable=False),
     Index("ix_bare_indexed_tutor_occurred", "tutor_id", "occurred_at"),
     Index("ix_bare_indexed_type_occurred", "event_type", "occurred_at"),
     Index("ix_bare_indexed_occurred", "occurred_at", "id"),
