@@ -12,7 +12,9 @@ import``, ``tutorpulse engagement rebuild``). For each database it
 2. requests every analytics API route and page ``--repeat`` times through the real app
    (``create_app`` + TestClient, an API key / a viewer session, the clock at ``--now``
    so the stored results are fresh): the *served* latency a user sees, including
-   routing, authentication, the snapshot read and JSON / HTML rendering;
+   routing, authentication, the snapshot read and JSON / HTML rendering; and trend
+   and heatmap views that are not stored defaults (``VARIANTS``), each timed as a
+   first request (in-process result caches emptied): from the cubes, or raw;
 3. runs the same SQL aggregates as each endpoint in DuckDB straight from the Parquet
    files (the queries of ``bench_analytics.py`` and ``bench_analytics_trends.py``).
 
@@ -36,7 +38,10 @@ from urllib.parse import quote
 
 import duckdb
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from tutorpulse.analytics import cache as analytics_cache
+from tutorpulse.analytics import service
 from tutorpulse.analytics.trends_retention import default_cohort_start
 from tutorpulse.analytics.warm import warm_all
 from tutorpulse.app import create_app
@@ -44,6 +49,7 @@ from tutorpulse.core import auth
 from tutorpulse.core.clock import FrozenClock
 from tutorpulse.core.db import create_db_engine, make_session_factory, unit_of_work
 from tutorpulse.core.settings import Settings
+from tutorpulse.tutors.models import Tutor
 from tutorpulse.web.auth import SESSION_COOKIE
 
 HERE = Path(__file__).parent
@@ -69,6 +75,55 @@ API: dict[str, tuple[str, str]] = {
         "cohort",
     ),
     "trends retention": ("/api/analytics/trends?type=retention", "retention"),
+}
+# Views that are not stored defaults, each timed as a first request (the in-process
+# result caches emptied before every request). All-tutor trends and heatmaps are
+# summed from the cubes; a tutor's series and another retention horizon compute from
+# the raw rows. ``{subject}`` is the world's first primary subject, ``{tutor}`` its
+# first tutor.
+T = "/api/analytics/trends?"
+H = "/api/analytics/heatmap?"
+VARIANTS: dict[str, tuple[str, str]] = {
+    "trends engagement rating 365d": (T + "type=engagement&metric=rating&days=365", "engagement"),
+    "trends engagement no-show 180d subject": (
+        T + "type=engagement&metric=tutorNoShowRate&days=180&subject={subject}",
+        "engagement",
+    ),
+    "trends engagement logins 90d ma14": (
+        T + "type=engagement&metric=logins&days=90&maWindow=14",
+        "engagement",
+    ),
+    "trends seasonal engagement 365d": (T + "type=seasonal&metric=engagement&days=365", "seasonal"),
+    "trends seasonal student no-show 90d subject": (
+        T + "type=seasonal&metric=studentNoShowRate&days=90&subject={subject}",
+        "seasonal",
+    ),
+    "trends cohort joinMonth sessions 180d": (
+        T + "type=cohort&cohortField=joinMonth&metric=sessions&days=180",
+        "cohort",
+    ),
+    "trends cohort sessionSubject 365d": (
+        T + "type=cohort&cohortField=sessionSubject&metric=engagement&days=365",
+        "cohort",
+    ),
+    "trends cohort churnRisk events 60d": (
+        T + "type=cohort&cohortField=churnRiskLevel&metric=events&days=60",
+        "cohort",
+    ),
+    "trends cohort primarySubject clarity 90d subject": (
+        T + "type=cohort&cohortField=primarySubject&metric=clarity&days=90&subject={subject}",
+        "cohort",
+    ),
+    "trends engagement one tutor 365d": (
+        T + "type=engagement&metric=engagement&days=365&tutorId={tutor}",
+        "engagement",
+    ),
+    "trends retention 120d (raw)": (T + "type=retention&days=120", "retention"),
+    "trends retention 365d month": (T + "type=retention&days=365&matrixPeriod=month", "retention"),
+    "heatmap engagement 7d": (H + "days=7", "heatmap"),
+    "heatmap no_show 90d": (H + "metricType=no_show&days=90", "heatmap"),
+    "heatmap quality 365d": (H + "metricType=quality&days=365", "heatmap"),
+    "heatmap one tutor 365d": (H + "days=365&tutorId={tutor}", "heatmap"),
 }
 PAGES = {
     "page performers": "/analytics/performers",
@@ -139,7 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
     clock = FrozenClock(now)
-    results: dict[tuple[str, str], dict[str, float]] = {}
+    results: dict[tuple[str, str], dict[str, Any]] = {}
     for url in args.database:
         engine = create_db_engine(url)
         name = engine.dialect.name
@@ -207,6 +262,30 @@ def main() -> None:
                 f"p95 {pct(c, 95):7.2f}s",
                 flush=True,
             )
+        with unit_of_work(factory) as db:
+            first_subject = (service.subjects(db) or ["Math"])[0]
+            first_tutor = db.scalar(select(Tutor.external_id).order_by(Tutor.id).limit(1))
+        for label, (template, kind) in VARIANTS.items():
+            path = template.format(subject=quote(first_subject), tutor=quote(str(first_tutor)))
+            ok = api.get(path)
+            assert ok.status_code == 200, (path, ok.status_code, ok.text[:300])
+
+            def first_request(path: str = path, app: Any = app, api: Any = api) -> None:
+                app.state.analytics_trends_cache.clear()
+                analytics_cache.clear()
+                api.get(path)
+
+            served = timed(first_request, args.repeat)
+            results[(name, label)] = {
+                "served50": pct(served, 50),
+                "served95": pct(served, 95),
+                "kind": kind,
+            }
+            print(
+                f"{name:10} {label:46} first request p50 {pct(served, 50) * 1000:7.1f} ms "
+                f"p95 {pct(served, 95) * 1000:7.1f} ms",
+                flush=True,
+            )
         for label, path in PAGES.items():
             ok = pages.get(path)
             assert ok.status_code == 200, (path, ok.status_code)
@@ -232,7 +311,7 @@ def main() -> None:
         "| DuckDB p95 (s) | served p95 ÷ DuckDB p95 |\n|---|---|---|---|---|---|"
     )
     for (name, label), r in results.items():
-        kind = API[label][1] if label in API else None
+        kind = API[label][1] if label in API else r.get("kind")
         d95 = duck[kind][1] if kind in duck else None
         cold_txt = f"{r['cold50']:.2f} / {r['cold95']:.2f}" if "cold50" in r else "–"
         ratio = f"{r['served95'] / d95:.3f}" if d95 else "–"

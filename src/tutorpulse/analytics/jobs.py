@@ -2,9 +2,11 @@
 
 ``analytics.warm`` computes the default view of every analytics endpoint (performers,
 first sessions, reliability, the heatmaps, and the trends views in
-``trends_service.STORED_VIEWS``) and stores it in ``analytics_snapshot``; requests
-for those views, in any process, are served from the stored result while it is at
-most two refresh intervals (``TUTORPULSE_ANALYTICS_CACHE_SECONDS``, 300 s) old. Runs
+``trends_service.STORED_VIEWS``) and stores it in ``analytics_snapshot``, and
+rebuilds the trend and heatmap cubes that other trend and heatmap requests are
+summed from; requests for those views, in any process, are served from the stored
+results while they are at most two refresh intervals
+(``TUTORPULSE_ANALYTICS_CACHE_SECONDS``, 300 s) old. Runs
 every five minutes by default, matching that interval.
 """
 

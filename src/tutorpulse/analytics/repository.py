@@ -398,21 +398,34 @@ HEATMAP_VALUES = {
 }
 
 
-def heatmap(
-    db: Session, *, metric: str, start: datetime, end: datetime, tutor_id: int | None
-) -> pd.DataFrame:
-    """Mean of the whitelisted ``metric`` by the tutor's local weekday and hour."""
-    value, defined = HEATMAP_VALUES[metric]  # KeyError for anything not whitelisted
+def tutor_zones(db: Session, tutor_id: int | None = None) -> list[str]:
+    """The time zones of all tutors (or of one)."""
     zone_q = select(T.timezone).distinct()
     if tutor_id is not None:
         zone_q = zone_q.where(T.id == tutor_id)
-    zones = list(db.scalars(zone_q).all())
+    return [z for z in db.scalars(zone_q).all() if z]
+
+
+def heatmap(
+    db: Session,
+    *,
+    metric: str,
+    start: datetime,
+    end: datetime,
+    tutor_id: int | None,
+    zones: list[str] | None = None,
+) -> pd.DataFrame:
+    """Sum and number of the whitelisted ``metric``'s values by the tutor's local weekday
+    and hour, over sessions starting in [start, end): columns weekday, hour, total, count."""
+    value, defined = HEATMAP_VALUES[metric]  # KeyError for anything not whitelisted
+    if zones is None:
+        zones = tutor_zones(db, tutor_id)
     lt = local_time(db, S.scheduled_start, T.timezone, zones=zones, start=start, end=end)
     stmt = (
         select(
             lt.weekday.label("weekday"),
             lt.hour.label("hour"),
-            func.avg(value).label("value"),
+            func.sum(value).label("total"),
             func.count().label("count"),
         )
         .join(T, T.id == S.tutor_id)
@@ -423,6 +436,31 @@ def heatmap(
     if tutor_id is not None:
         stmt = stmt.where(S.tutor_id == tutor_id)
     return _frame(db, stmt)
+
+
+def heatmap_hour_sums(db: Session, *, start: datetime, end: datetime) -> list[Any]:
+    """Every metric type's (sum, count) per UTC hour and local (weekday, hour), over
+    sessions starting in [start, end) (whole UTC hours): rows utc_hour, weekday, hour,
+    ``<metric>_sum``, ``<metric>_n`` — the heatmap cube."""
+    zones = tutor_zones(db)
+    lt = local_time(db, S.scheduled_start, T.timezone, zones=zones, start=start, end=end)
+    if db.get_bind().dialect.name == "postgresql":
+        utc_hour: Any = func.date_trunc("hour", S.scheduled_start, "UTC")
+    else:
+        utc_hour = func.strftime("%Y-%m-%d %H:00:00", S.scheduled_start)
+    sums: list[Any] = []
+    for metric, (value, defined) in HEATMAP_VALUES.items():
+        sums.append(func.sum(case((defined, value))).label(f"{metric}_sum"))
+        sums.append(_count_if(defined).label(f"{metric}_n"))
+    stmt = (
+        select(
+            utc_hour.label("utc_hour"), lt.weekday.label("weekday"), lt.hour.label("hour"), *sums
+        )
+        .join(T, T.id == S.tutor_id)
+        .where(S.scheduled_start >= start, S.scheduled_start < end)
+        .group_by(utc_hour, lt.weekday, lt.hour)
+    )
+    return list(db.execute(stmt).all())
 
 
 def tutor_pk(db: Session, external_id: str) -> int | None:

@@ -15,10 +15,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics import first_sessions as fs
+from tutorpulse.analytics import heatmap_cube, snapshots
 from tutorpulse.analytics import performers as pf
 from tutorpulse.analytics import reliability as rl
 from tutorpulse.analytics import repository as repo
-from tutorpulse.analytics import snapshots
 from tutorpulse.analytics.cache import cached
 from tutorpulse.analytics.churn_labels import label_churn
 from tutorpulse.analytics.factors import Comparison
@@ -628,7 +628,10 @@ def get_heatmap(
     tutor_external_id: str | None,
     stored: bool = True,
 ) -> dict[str, Any]:
-    """Mean of ``metric_type`` by local weekday (0 = Sunday) and hour over the last ``days``."""
+    """Mean of ``metric_type`` by local weekday (0 = Sunday) and hour over the last ``days``.
+
+    All tutors: from the heatmap cube for the whole hours it holds plus the raw edges
+    (``heatmap_cube``; exact window, newest hour live); one tutor: the raw sessions."""
     if metric_type not in repo.HEATMAP_VALUES:
         raise Invalid.field("metricType", f"must be one of {', '.join(HEATMAP_METRICS)}")
     if (
@@ -645,24 +648,30 @@ def get_heatmap(
             raise NotFound(f"tutor {tutor_external_id} not found")
 
     def compute() -> dict[str, Any]:
-        frame = repo.heatmap(
-            db, metric=metric_type, start=now - timedelta(days=days), end=now, tutor_id=tutor_pk
-        )
+        start = now - timedelta(days=days)
+        if tutor_pk is None:
+            span = heatmap_cube.fresh(db, now=now, refresh_seconds=settings.analytics_cache_seconds)
+            sums = heatmap_cube.sums(db, metric=metric_type, start=start, end=now, span=span)
+        else:
+            sums = heatmap_cube.frame_sums(
+                repo.heatmap(db, metric=metric_type, start=start, end=now, tutor_id=tutor_pk)
+            )
         cells = [
             {
-                "dayOfWeek": int(r.weekday),
-                "hourOfDay": int(r.hour),
-                "value": _f(r.value),
-                "count": int(r.count),
+                "dayOfWeek": weekday,
+                "hourOfDay": hour,
+                "value": _f(total / count),
+                "count": count,
             }
-            for r in rows_of(frame)
+            for (weekday, hour), (total, count) in sorted(sums.items())
+            if count > 0
         ]
         return {
             "heatmap": cells,
             "metricType": metric_type,
             "days": days,
             "tutorId": tutor_external_id,
-            "n": int(frame["count"].sum()) if len(frame) else 0,
+            "n": sum(count for _total, count in sums.values()),
             "method": {
                 "engagement": "mean engagement_score (1-10) of completed sessions",
                 "quality": "mean student_rating (1-5)",

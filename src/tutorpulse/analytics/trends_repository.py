@@ -170,13 +170,54 @@ def metric_cells(
     by_hour: bool = False,
     cohort: CohortField | None = None,
 ) -> list[Cell]:
-    """Aggregates of ``metric`` per local day (and hour, and cohort) around [first_day, last_day].
+    """Aggregates of ``metric`` per local day (and hour, cohort) around [first_day, last_day]."""
+    rows = grouped_rows(
+        db,
+        source=metric.source,
+        aggregates={"num": metric.num(), "den": metric.den(), "sq": metric.sq()},
+        zones=zones,
+        first_day=first_day,
+        last_day=last_day,
+        tutor_id=tutor_id,
+        subject=subject,
+        by_hour=by_hour,
+        cohort=cohort,
+    )
+    return [
+        Cell(
+            cohort=None if r.cohort is None else str(r.cohort),
+            day=r.day,
+            hour=None if r.hour is None else int(r.hour),
+            num=float(r.num or 0),
+            den=float(r.den or 0),
+            sq=None if r.sq is None else float(r.sq),
+        )
+        for r in rows
+    ]
+
+
+def grouped_rows(
+    db: Session,
+    *,
+    source: str,
+    aggregates: dict[str, Any],
+    zones: Sequence[str],
+    first_day: date,
+    last_day: date,
+    tutor_id: int | None = None,
+    subject: str | None = None,
+    by_hour: bool = False,
+    cohort: CohortField | None = None,
+    by_subject: bool = False,
+) -> list[Any]:
+    """Rows (cohort, day, hour[, subject], *aggregates) of the session or event rows grouped
+    by local day (and hour, cohort and session subject) around [first_day, last_day].
 
     Rows are filtered on the UTC instant only (a day of margin each side, so the
     timestamp index applies and the local-time expression is evaluated once per
-    row); the cells of local days outside the window are dropped here.
+    row); the groups of local days outside the window are dropped here.
     """
-    if metric.source == "session":
+    if source == "session":
         ts = TutorSession.scheduled_start
         base: Any = (
             select().select_from(TutorSession).join(Tutor, Tutor.id == TutorSession.tutor_id)
@@ -208,32 +249,20 @@ def metric_cells(
         groups.append(lt.hour)
     else:
         cols.append(literal(None).label("hour"))
-    cols += [
-        metric.num().label("num"),
-        metric.den().label("den"),
-        metric.sq().label("sq"),
-    ]
+    if by_subject and source == "session":
+        cols.append(TutorSession.subject.label("subject"))
+        groups.append(TutorSession.subject)
+    cols += [expr.label(name) for name, expr in aggregates.items()]
     query = base.add_columns(*cols).where(
         ts >= _ts(lo, "mc_lo"),
         ts < _ts(hi, "mc_hi"),
     )
     if tutor_id is not None:
         query = query.where(tutor_col == bindparam("mc_tutor", tutor_id))
-    if subject is not None and metric.source == "session":
+    if subject is not None and source == "session":
         query = query.where(TutorSession.subject == bindparam("mc_subject", subject))
     query = query.group_by(*groups)
-    cells = [
-        Cell(
-            cohort=None if r.cohort is None else str(r.cohort),
-            day=r.day,
-            hour=None if r.hour is None else int(r.hour),
-            num=float(r.num or 0),
-            den=float(r.den or 0),
-            sq=None if r.sq is None else float(r.sq),
-        )
-        for r in db.execute(query)
-    ]
-    return [c for c in cells if first_day <= parse_day(c.day) <= last_day]
+    return [r for r in db.execute(query) if first_day <= parse_day(r.day) <= last_day]
 
 
 # The metrics whose per-(tutor, local day) counters in ``tutor_daily`` are exactly the

@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics import timeseries as ts
+from tutorpulse.analytics import trends_cube as cube
 from tutorpulse.analytics import trends_repository as repo
 from tutorpulse.analytics.common import parse_day, valid_zones
 from tutorpulse.analytics.trends_retention import data_end
@@ -35,6 +36,7 @@ class Window:
     last_day: date | None
     as_of: datetime | None
     days: int
+    from_cube: bool = False  # cells summed from the stored trend cube (``trends_cube``)
 
     @property
     def dates(self) -> list[date]:
@@ -161,7 +163,8 @@ def read_cells(
     subject: str | None,
     **kwargs: Any,
 ) -> list[repo.Cell]:
-    """The metric's cells over the window. On PostgreSQL (``ROLLUP_ENGINES``) the counter
+    """The metric's cells over the window: from the stored trend cube when the window
+    says so (all tutors only); else on PostgreSQL (``ROLLUP_ENGINES``) the counter
     metrics (``ROLLUP_COUNTERS``) come from ``tutor_daily`` when the rollups are current
     through the window's last day and neither hours, a session subject filter nor
     session-subject cohorts are asked for — the same numbers, one row per tutor-day
@@ -169,6 +172,16 @@ def read_cells(
     if window.first_day is None or window.last_day is None or not window.dates:
         return []
     cohort = kwargs.get("cohort")
+    if window.from_cube and tutor_pk is None:
+        return cube.cells(
+            db,
+            metric=spec,
+            first_day=window.first_day,
+            last_day=window.last_day,
+            subject=subject,
+            by_hour=bool(kwargs.get("by_hour")),
+            cohort=cohort,
+        )
     if (
         db.get_bind().dialect.name in ROLLUP_ENGINES
         and spec.key in repo.ROLLUP_COUNTERS

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tutorpulse.analytics import snapshots
 from tutorpulse.analytics import timeseries as ts
 from tutorpulse.analytics import trends_breakdowns as breakdowns
+from tutorpulse.analytics import trends_cube as cube
 from tutorpulse.analytics import trends_repository as repo
 from tutorpulse.analytics import trends_series as tss
 from tutorpulse.analytics.trends_cache import TrendsCache
@@ -100,16 +101,22 @@ def validate(params: TrendParams) -> MetricSpec:
 
 
 # The views the API (no parameters but type; cohorts by primarySubject, the pages'
-# default) and the Trends / Retention pages (90 days) ask for by default. The
-# ``analytics.warm`` job stores them; requests for them are served from the stored
-# result while it is fresh (``snapshots``).
+# default) and the Trends page (90 days) ask for by default, and every horizon and
+# matrix period the Retention page offers. The ``analytics.warm`` job stores them;
+# requests for them are served from the stored result while it is fresh
+# (``snapshots``). Other engagement/seasonal/cohort views come from the trend cube.
+RETENTION_HORIZONS = (90, 180, 365)
 STORED_VIEWS: tuple[TrendParams, ...] = (
     *(
         TrendParams(type=t, days=d, cohort_field="primarySubject" if t == "cohort" else None)
         for d in (DEFAULT_DAYS, 90)
         for t in ("engagement", "seasonal", "cohort")
     ),
-    TrendParams(type="retention", days=DEFAULT_RETENTION_DAYS),
+    *(
+        TrendParams(type="retention", days=d, matrix_period=p)
+        for d in RETENTION_HORIZONS
+        for p in MATRIX_PERIODS
+    ),
 )
 _RESPONSES: dict[str, type[TrendsResponse]] = {
     "engagement": EngagementTrends,
@@ -124,7 +131,8 @@ def stored_key(params: TrendParams) -> str | None:
     canonical = replace(params, days=params.window_days)
     if canonical not in STORED_VIEWS:
         return None
-    return f"trends:{params.type}:{params.window_days}:{params.cohort_field or '-'}"
+    key = f"trends:{params.type}:{params.window_days}:{params.cohort_field or '-'}"
+    return key if params.matrix_period == "week" else f"{key}:{params.matrix_period}"
 
 
 def encode(result: TrendsResponse) -> dict[str, object]:
@@ -148,8 +156,10 @@ def get_trends(
     """The analysis ``params.type`` asks for, as of the data recorded up to ``now``.
 
     With a ``cache``, the default views (``STORED_VIEWS``) are served from the results
-    ``analytics.warm`` stored, while those are at most two refresh intervals old, and
-    other results are reused within the refresh interval; with a
+    ``analytics.warm`` stored, while those are at most two refresh intervals old;
+    other all-tutor views of up to ``CUBE_DAYS`` days are computed from the stored
+    trend cube on the same terms (``trends_cube``: the window that ended when it was
+    built); other results are reused within the refresh interval; with a
     ``session_factory`` too, an expired result is served while a background
     thread recomputes it in a session of its own (read-only, never committed).
 
@@ -162,6 +172,24 @@ def get_trends(
         )
         if hit is not None:
             return hit
+    if (
+        cache is not None
+        and params.tutor_id is None
+        and params.type != "retention"
+        and params.window_days <= cube.CUBE_DAYS
+        and (info := cube.fresh(db, now=now, refresh_seconds=int(cache.ttl_seconds))) is not None
+    ):
+        window = replace(
+            tss.complete_days(info.bounds, info.zones, params.window_days, now=info.now),
+            from_cube=True,
+        )
+        if info.covers(window.first_day, window.last_day):
+            result: TrendsResponse = cache.get_or_compute(
+                ("cube", *asdict(params).items()),
+                info.now,
+                lambda: _analyse(db, params, spec, info.zones, window, None),
+            )
+            return result
     tutor_pk = None
     if params.tutor_id is not None and params.type != "retention":
         tutor_pk = repo.tutor_pk(db, external_id=params.tutor_id)
@@ -176,11 +204,7 @@ def get_trends(
             )
         zones = repo.distinct_zones(session)
         window = tss.complete_days(bounds, zones, params.window_days, now=now)
-        if params.type == "engagement":
-            return _engagement(session, params, spec, zones, window, tutor_pk)
-        if params.type == "seasonal":
-            return breakdowns.seasonal(session, params, spec, zones, window, tutor_pk)
-        return breakdowns.cohort(session, params, spec, zones, window, tutor_pk)
+        return _analyse(session, params, spec, zones, window, tutor_pk)
 
     if cache is None:
         return compute_with(db)
@@ -200,10 +224,25 @@ def get_trends(
                 return compute_with(own)
 
         refresh = refresh_in_own_session
-    result: TrendsResponse = cache.get_or_compute(
+    computed: TrendsResponse = cache.get_or_compute(
         tuple(asdict(params).items()), version, lambda: compute_with(db), refresh
     )
-    return result
+    return computed
+
+
+def _analyse(
+    db: Session,
+    params: TrendParams,
+    spec: MetricSpec,
+    zones: list[str],
+    window: tss.Window,
+    tutor_pk: int | None,
+) -> TrendsResponse:
+    if params.type == "engagement":
+        return _engagement(db, params, spec, zones, window, tutor_pk)
+    if params.type == "seasonal":
+        return breakdowns.seasonal(db, params, spec, zones, window, tutor_pk)
+    return breakdowns.cohort(db, params, spec, zones, window, tutor_pk)
 
 
 # --- engagement ------------------------------------------------------------------------

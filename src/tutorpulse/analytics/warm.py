@@ -1,4 +1,6 @@
-"""Compute and store the default view of every analytics endpoint (``analytics.warm``).
+"""Compute and store the default view of every analytics endpoint (``analytics.warm``),
+and the trend and heatmap cubes that serve the other trend and heatmap views
+(``trends_cube``, ``heatmap_cube``).
 
 Each view is computed live (in-process cache off, so nothing older is re-stored) in
 a read-only session, then stored in a short write transaction of its own; a view
@@ -15,7 +17,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tutorpulse.analytics import cache, service, snapshots
+from tutorpulse.analytics import (
+    cache,
+    heatmap_cube,
+    service,
+    snapshots,
+    trends_repository,
+    trends_series,
+)
+from tutorpulse.analytics import trends_cube as cube
 from tutorpulse.analytics import trends_service as trends
 from tutorpulse.core.db import unit_of_work
 from tutorpulse.core.settings import Settings
@@ -111,6 +121,42 @@ def _trends_view(settings: Settings, now: datetime, params: trends.TrendParams) 
     return view
 
 
+def _store_cube(factory: sessionmaker[Session], now: datetime) -> int | None:
+    """Build the trend cube for the ``CUBE_DAYS`` complete local days before ``now`` and the
+    heatmap cube for the whole UTC hours of that span in a read-only session, then
+    replace the stored ones in one write transaction; the rows written (None, and
+    nothing stored, before any complete day of data)."""
+    with unit_of_work(factory) as db:
+        bounds = trends_repository.data_bounds(db, now=now)
+        zones = trends_repository.distinct_zones(db)
+        window = trends_series.complete_days(bounds, zones, cube.CUBE_DAYS, now=now)
+        if window.first_day is None or window.last_day is None or not window.dates:
+            return None
+        t0 = time.perf_counter()
+        rows = cube.build(
+            db, now=now, bounds=bounds, zones=zones,
+            first_day=window.first_day, last_day=window.last_day,
+        )  # fmt: skip
+        trend_seconds = time.perf_counter() - t0
+        span = heatmap_cube.span_for(now)
+        heat_rows = heatmap_cube.build(db, span)
+        heat_seconds = time.perf_counter() - t0 - trend_seconds
+        db.rollback()
+    info = cube.CubeInfo(
+        now=now,
+        first=bounds.first,
+        last=bounds.last,
+        zones=zones,
+        first_day=window.first_day,
+        last_day=window.last_day,
+        rows=len(rows),
+    )
+    with unit_of_work(factory, write=True) as db:
+        cube.replace(db, info, rows, seconds=trend_seconds)
+        heatmap_cube.replace(db, span, heat_rows, now=now, seconds=heat_seconds)
+    return len(rows) + len(heat_rows)
+
+
 def warm_all(
     factory: sessionmaker[Session], *, settings: Settings, now: datetime
 ) -> dict[str, Any]:
@@ -120,6 +166,14 @@ def warm_all(
     cache.clear()
     with unit_of_work(factory) as db:
         subjects = service.subjects(db)
+    t0 = time.perf_counter()
+    try:
+        if (rows := _store_cube(factory, now)) is not None:
+            seconds[cube.META_KEY] = round(time.perf_counter() - t0, 3)
+            log.info("analytics.warm: trend cube of %d rows", rows)
+    except Exception as exc:  # the views below do not need it
+        log.exception("analytics.warm: the trend cube failed")
+        errors[cube.META_KEY] = f"{type(exc).__name__}: {exc}"[:300]
     for key, view in default_views(settings, now, subjects).items():
         t0 = time.perf_counter()
         try:
