@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutorpulse.core.db import Base, UTCDateTime
 
-__all__ = ["CUBE_COUNTERS", "AnalyticsSnapshot", "HeatmapCube", "TrendCube"]
+__all__ = ["AnalyticsSnapshot", "HeatmapCube", "TrendCube"]
 
 
 class AnalyticsSnapshot(Base):
@@ -28,42 +28,13 @@ class AnalyticsSnapshot(Base):
     compute_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0)
 
 
-# The counters of one cube cell, in the order the migration creates them. Each trend
-# metric reads one, two or three of them (``trends_cube.COLUMNS``).
-CUBE_COUNTERS = (
-    "eng_sum",
-    "eng_n",
-    "eng_sq",
-    "emp_sum",
-    "emp_n",
-    "emp_sq",
-    "clar_sum",
-    "clar_n",
-    "clar_sq",
-    "sat_sum",
-    "sat_n",
-    "sat_sq",
-    "rat_sum",
-    "rat_n",
-    "rat_sq",
-    "done_n",
-    "due_n",
-    "tutor_ns_n",
-    "student_ns_n",
-    "tutor_rs_n",
-    "tech_hit_n",
-    "tech_base_n",
-    "login_n",
-    "event_n",
-)
-
-
 class TrendCube(Base):
     """One cell of the trend metrics' aggregates, as of the last ``analytics.warm``.
 
     ``field`` is ``''`` for the hour grain — cells by (local day, local hour, session
     subject) — or the cohort field of the cohort grain — cells by (local day, session
-    subject, cohort value). Event cells have no subject. The whole table is replaced
+    subject, cohort value). Event cells have no subject. Each trend metric reads one to
+    three of the counters (``trends_cube.COLUMNS``). The whole table is replaced
     in one transaction; ``analytics_snapshot['trends:cube']`` says when and what it covers.
     """
 

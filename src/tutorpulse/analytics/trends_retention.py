@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -101,6 +102,90 @@ def _curve(name: str, km: survival.KMResult, horizon: int) -> SurvivalCurve:
     )
 
 
+@dataclass(frozen=True)
+class RetentionBase:
+    """What a retention view is computed from, for one cohort start and matrix period:
+    every tutor of the cohorts as (whole days to loss or censoring, lost, join month,
+    days from joining to the data end), and the matrix's active tutors per
+    (cohort, period) for ``periods`` periods. The horizon only cuts curves and periods,
+    so one base (stored by ``analytics.warm`` for ``MAX_BASE_DAYS``) serves any
+    horizon up to it."""
+
+    end: datetime
+    start: date
+    use_rollups: bool
+    inactivity_days: int
+    period_days: int
+    periods: int
+    durations: npt.NDArray[np.float64]
+    lost: npt.NDArray[np.bool_]
+    cohort: npt.NDArray[np.str_]
+    elapsed: npt.NDArray[np.int64]
+    cells: list[tuple[str, int, int]]
+
+    def to_json(self) -> dict[str, Any]:
+        names = sorted(set(self.cohort.tolist()))
+        code = {n: i for i, n in enumerate(names)}
+        return {
+            "end": self.end.isoformat(),
+            "start": self.start.isoformat(),
+            "useRollups": self.use_rollups,
+            "inactivityDays": self.inactivity_days,
+            "periodDays": self.period_days,
+            "periods": self.periods,
+            "durations": [int(d) for d in self.durations],
+            "lost": [int(x) for x in self.lost],
+            "names": names,
+            "cohort": [code[c] for c in self.cohort.tolist()],
+            "elapsed": [int(e) for e in self.elapsed],
+            "cells": [list(c) for c in self.cells],
+        }
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> RetentionBase:
+        names = np.asarray(payload["names"], dtype=str)
+        codes = np.asarray(payload["cohort"], dtype=np.int64)
+        return cls(
+            end=datetime.fromisoformat(payload["end"]),
+            start=date.fromisoformat(payload["start"]),
+            use_rollups=bool(payload["useRollups"]),
+            inactivity_days=int(payload["inactivityDays"]),
+            period_days=int(payload["periodDays"]),
+            periods=int(payload["periods"]),
+            durations=np.asarray(payload["durations"], dtype=np.float64),
+            lost=np.asarray(payload["lost"], dtype=bool),
+            cohort=names[codes] if codes.size else np.asarray([], dtype=str),
+            elapsed=np.asarray(payload["elapsed"], dtype=np.int64),
+            cells=[(str(c), int(p), int(n)) for c, p, n in payload["cells"]],
+        )
+
+
+# The longest horizon a stored base covers (the API's maximum ``days``).
+MAX_BASE_DAYS = 730
+
+
+def base_key(matrix_period: str) -> str:
+    return f"trends:retention-base:{matrix_period}"
+
+
+def _empty(params: TrendParams, end: datetime | None, inactivity_days: int) -> RetentionTrends:
+    horizon = params.window_days
+    period_days = MATRIX_PERIODS[params.matrix_period]
+    return RetentionTrends(
+        as_of=end,
+        cohort_start_date=params.cohort_start_date,
+        horizon_days=horizon,
+        definition=definition(inactivity_days),
+        overall=None,
+        cohorts=[],
+        log_rank=LogRankOut(statistic=None, p_value=None, degrees_of_freedom=0, groups=0),
+        matrix=RetentionMatrix(
+            period_days=period_days, periods=math.ceil(horizon / period_days), rows=[]
+        ),
+        summary=RetentionSummary(initial_size=0, current_retention=None, data_points=0),
+    )
+
+
 def retention(
     db: Session,
     *,
@@ -116,21 +201,30 @@ def retention(
     day before the data ends (``trends_repository.rollups_cover``), else the raw
     sessions and logins; ``raw`` / ``rollups`` force one.
     """
-    horizon = params.window_days
-    period_days = MATRIX_PERIODS[params.matrix_period]
-    periods = math.ceil(horizon / period_days)
+    periods = math.ceil(params.window_days / MATRIX_PERIODS[params.matrix_period])
+    base = retention_base(
+        db, params=params, bounds=bounds, now=now, inactivity_days=inactivity_days,
+        source=source, periods=periods,
+    )  # fmt: skip
+    if isinstance(base, RetentionBase):
+        return from_base(base, params)
+    return base
+
+
+def retention_base(
+    db: Session,
+    *,
+    params: TrendParams,
+    bounds: repo.DataBounds,
+    now: datetime,
+    inactivity_days: int,
+    periods: int,
+    source: Source = "auto",
+) -> RetentionBase | RetentionTrends:
+    """The base of ``params``' cohorts with ``periods`` matrix periods (its queries), or
+    the empty view when there are no such cohorts."""
     end = data_end(bounds, now)
-    empty = RetentionTrends(
-        as_of=end,
-        cohort_start_date=params.cohort_start_date,
-        horizon_days=horizon,
-        definition=definition(inactivity_days),
-        overall=None,
-        cohorts=[],
-        log_rank=LogRankOut(statistic=None, p_value=None, degrees_of_freedom=0, groups=0),
-        matrix=RetentionMatrix(period_days=period_days, periods=periods, rows=[]),
-        summary=RetentionSummary(initial_size=0, current_retention=None, data_points=0),
-    )
+    empty = _empty(params, end, inactivity_days)
     if end is None or bounds.first is None:
         return empty
     start = params.cohort_start_date or default_cohort_start(bounds.first)
@@ -171,29 +265,7 @@ def retention(
     durations = np.floor(
         (labelled["churn_time"] - joined).dt.total_seconds().to_numpy() / 86_400
     ).clip(min=0)
-    lost = labelled["churned"].to_numpy(dtype=bool)
-    cohort = labelled["joined_on"].dt.strftime("%Y-%m").to_numpy()
-    names = sorted(set(cohort.tolist()))
-    curves = []
-    for name in names:
-        mask = cohort == name
-        km = survival.kaplan_meier(durations[mask], lost[mask], times=SURVIVAL_DAYS, alpha=ALPHA)
-        curves.append(_curve(name, km, horizon))
-    overall_km = survival.kaplan_meier(
-        durations, lost, times=(*SURVIVAL_DAYS, horizon), alpha=ALPHA
-    )
-    at_horizon = overall_km.at_days[-1]
-    overall_km = replace(overall_km, at_days=overall_km.at_days[:-1])
-    test = survival.logrank(durations, cohort, lost)
-
-    # Cohort x period matrix: only periods that have fully elapsed count.
-    elapsed = np.array([(end.date() - d).days for d in life.joined_on])
-    by_id = dict(zip(life.tutor_ids, cohort.tolist(), strict=True))
-    eligible: Counter[tuple[str, int]] = Counter()
-    for p in range(periods):
-        done = elapsed >= (p + 1) * period_days
-        for name, count in Counter(cohort[done].tolist()).items():
-            eligible[(name, p)] = count
+    period_days = MATRIX_PERIODS[params.matrix_period]
     if use_rollups:
         cells = repo.period_activity_from_rollups(
             db,
@@ -212,14 +284,56 @@ def retention(
             period_days=period_days,
             periods=periods,
         )
-    active = {(c, p): n for c, p, n in cells}
-    sizes = Counter(by_id.values())
+    return RetentionBase(
+        end=end,
+        start=start,
+        use_rollups=use_rollups,
+        inactivity_days=inactivity_days,
+        period_days=period_days,
+        periods=periods,
+        durations=durations.astype(np.float64),
+        lost=labelled["churned"].to_numpy(dtype=bool),
+        cohort=labelled["joined_on"].dt.strftime("%Y-%m").to_numpy(dtype=str),
+        elapsed=np.array([(end.date() - d).days for d in life.joined_on], dtype=np.int64),
+        cells=cells,
+    )
+
+
+def from_base(base: RetentionBase, params: TrendParams) -> RetentionTrends:
+    """The retention view for ``params``' horizon from ``base`` (whose periods must cover
+    it): Kaplan–Meier per cohort and overall, the log-rank test and the matrix."""
+    horizon = params.window_days
+    period_days = base.period_days
+    periods = math.ceil(horizon / period_days)
+    assert periods <= base.periods
+    durations, lost, cohort = base.durations, base.lost, base.cohort
+    names = sorted(set(cohort.tolist()))
+    curves = []
+    for name in names:
+        mask = cohort == name
+        km = survival.kaplan_meier(durations[mask], lost[mask], times=SURVIVAL_DAYS, alpha=ALPHA)
+        curves.append(_curve(name, km, horizon))
+    overall_km = survival.kaplan_meier(
+        durations, lost, times=(*SURVIVAL_DAYS, horizon), alpha=ALPHA
+    )
+    at_horizon = overall_km.at_days[-1]
+    overall_km = replace(overall_km, at_days=overall_km.at_days[:-1])
+    test = survival.logrank(durations, cohort, lost)
+
+    # Cohort x period matrix: only periods that have fully elapsed count.
+    eligible: Counter[tuple[str, int]] = Counter()
+    for p in range(periods):
+        done = base.elapsed >= (p + 1) * period_days
+        for name, count in Counter(cohort[done].tolist()).items():
+            eligible[(name, p)] = count
+    active = {(c, p): n for c, p, n in base.cells if p < periods}
+    sizes = Counter(cohort.tolist())
     rows = survival.activity_matrix(names, sizes, periods, active, eligible)
     return RetentionTrends(
-        as_of=end,
-        cohort_start_date=start,
+        as_of=base.end,
+        cohort_start_date=base.start,
         horizon_days=horizon,
-        definition=definition(inactivity_days) + (ROLLUP_NOTE if use_rollups else ""),
+        definition=definition(base.inactivity_days) + (ROLLUP_NOTE if base.use_rollups else ""),
         overall=_curve("all", overall_km, horizon),
         cohorts=curves,
         log_rank=LogRankOut(
@@ -243,7 +357,7 @@ def retention(
             ],
         ),
         summary=RetentionSummary(
-            initial_size=len(life.tutor_ids),
+            initial_size=int(durations.size),
             current_retention=at_horizon.survival,
             data_points=len(overall_km.curve),
         ),

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from tutorpulse.analytics import snapshots
+from tutorpulse.analytics import snapshot_repository, snapshots
 from tutorpulse.analytics import timeseries as ts
 from tutorpulse.analytics import trends_breakdowns as breakdowns
 from tutorpulse.analytics import trends_cube as cube
@@ -22,7 +22,16 @@ from tutorpulse.analytics import trends_repository as repo
 from tutorpulse.analytics import trends_series as tss
 from tutorpulse.analytics.trends_cache import TrendsCache
 from tutorpulse.analytics.trends_metrics import METRICS, MetricSpec
-from tutorpulse.analytics.trends_retention import MATRIX_PERIODS, data_end, retention
+from tutorpulse.analytics.trends_retention import (
+    MATRIX_PERIODS,
+    MAX_BASE_DAYS,
+    RetentionBase,
+    base_key,
+    data_end,
+    from_base,
+    retention,
+    retention_base,
+)
 from tutorpulse.analytics.trends_schemas import (
     AnomalyMethod,
     AnomalyOut,
@@ -174,6 +183,12 @@ def get_trends(
             return hit
     if (
         cache is not None
+        and params.type == "retention"
+        and (served := _from_stored_base(db, params, now, inactivity_days, cache)) is not None
+    ):
+        return served
+    if (
+        cache is not None
         and params.tutor_id is None
         and params.type != "retention"
         and params.window_days <= cube.CUBE_DAYS
@@ -228,6 +243,58 @@ def get_trends(
         tuple(asdict(params).items()), version, lambda: compute_with(db), refresh
     )
     return computed
+
+
+def base_view(
+    settings_inactivity_days: int, now: datetime, matrix_period: str
+) -> Callable[[Session], dict[str, object]]:
+    """``analytics.warm``'s view storing the retention base of ``matrix_period`` (default
+    cohort start, ``MAX_BASE_DAYS`` of periods)."""
+
+    def view(db: Session) -> dict[str, object]:
+        params = TrendParams(type="retention", days=MAX_BASE_DAYS, matrix_period=matrix_period)
+        base = retention_base(
+            db, params=params, bounds=repo.data_bounds(db, now=now), now=now,
+            inactivity_days=settings_inactivity_days,
+            periods=math.ceil(MAX_BASE_DAYS / MATRIX_PERIODS[matrix_period]),
+        )  # fmt: skip
+        return base.to_json() if isinstance(base, RetentionBase) else {"empty": True}
+
+    return view
+
+
+def _from_stored_base(
+    db: Session, params: TrendParams, now: datetime, inactivity_days: int, cache: TrendsCache
+) -> TrendsResponse | None:
+    """A retention view with the default cohort start and any horizon up to
+    ``MAX_BASE_DAYS``, from the base ``analytics.warm`` stored while it is fresh."""
+    if params.cohort_start_date is not None or params.window_days > MAX_BASE_DAYS:
+        return None
+    key = base_key(params.matrix_period)
+    at = snapshot_repository.computed_at(db, key)
+    if at is None or not snapshots.is_fresh(at, now=now, refresh_seconds=int(cache.ttl_seconds)):
+        return None
+
+    def compute() -> TrendsResponse:
+        found = snapshot_repository.load(db, key)  # ~2 MB of JSON at 100k tutors
+        if found is None or "durations" not in found[1]:
+            raise _NoBase
+        base = RetentionBase.from_json(found[1])
+        if base.inactivity_days != inactivity_days:
+            raise _NoBase
+        return from_base(base, params)
+
+    try:
+        result: TrendsResponse = cache.get_or_compute(
+            ("retention-base", *asdict(params).items()), at, compute
+        )
+    except _NoBase:
+        return None
+    return result
+
+
+class _NoBase(Exception):
+    """The stored retention base is empty or was built with other settings."""
 
 
 def _analyse(

@@ -27,6 +27,7 @@ from tutorpulse.analytics import (
 )
 from tutorpulse.analytics import trends_cube as cube
 from tutorpulse.analytics import trends_service as trends
+from tutorpulse.analytics.trends_retention import MATRIX_PERIODS, base_key
 from tutorpulse.core.db import unit_of_work
 from tutorpulse.core.settings import Settings
 
@@ -70,6 +71,8 @@ def default_views(
         views[service.subject_key("first-sessions", subject)] = _first_view(live, now, subject)
     for metric in service.HEATMAP_METRICS:
         views[f"heatmap:{metric}"] = _heatmap_view(live, now, metric)
+    for period in MATRIX_PERIODS:
+        views[base_key(period)] = trends.base_view(settings.churn_inactivity_days, now, period)
     for params in trends.STORED_VIEWS:
         key = trends.stored_key(params)
         assert key is not None

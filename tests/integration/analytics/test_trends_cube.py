@@ -1,7 +1,7 @@
-"""The trend and heatmap cubes (``trends_cube``, ``heatmap_cube``): a trends or heatmap
-request that is not a stored default view is answered from the cubes ``analytics.warm``
-stored, with the numbers the raw tables give, on both engines; a stale cube, a tutor,
-or a longer window read the raw rows."""
+"""The trend and heatmap cubes (``trends_cube``, ``heatmap_cube``) and the retention
+bases: a trends or heatmap request that is not a stored default view is answered from
+what ``analytics.warm`` stored, with the numbers the raw tables give, on both engines;
+a stale cube, a tutor, or a longer window read the raw rows."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from sqlalchemy import Engine, delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.scratch import scratch_engine
-from tutorpulse.analytics import heatmap_cube, service, snapshot_repository, trends_cube
+from tutorpulse.analytics import heatmap_cube, service, snapshot_repository, snapshots, trends_cube
 from tutorpulse.analytics.models import AnalyticsSnapshot, HeatmapCube, TrendCube
 from tutorpulse.analytics.trends_cache import TrendsCache
-from tutorpulse.analytics.trends_service import TrendParams, get_trends
+from tutorpulse.analytics.trends_retention import base_key
+from tutorpulse.analytics.trends_service import TrendParams, base_view, get_trends
 from tutorpulse.analytics.warm import _store_cube
 from tutorpulse.core import migrate
 from tutorpulse.core.settings import Settings
@@ -241,3 +242,39 @@ def test_the_heatmap_reads_raw_rows_before_the_cube_span_or_when_it_is_stale(
     assert span is not None
     assert span.end == NOW
     assert span.end - span.start == timedelta(days=trends_cube.CUBE_DAYS)
+
+
+def _store_bases(eng: Engine, inactivity_days: int = INACTIVITY) -> None:
+    with Session(eng) as db:
+        for period in ("week", "month"):
+            payload = base_view(inactivity_days, NOW, period)(db)
+            db.rollback()
+            snapshots.store(db, base_key(period), payload, computed_at=NOW, seconds=0.0)
+            db.commit()
+
+
+def test_retention_for_any_horizon_is_computed_from_the_stored_base(
+    cubed: tuple[World, Engine], statements: list[str]
+) -> None:
+    _world, eng = cubed
+    _store_bases(eng)
+    for days in (30, 45, 120, 200, 400):
+        for period in ("week", "month"):
+            params = TrendParams(type="retention", days=days, matrix_period=period)
+            raw = _trends(eng, params, cached=False)
+            statements.clear()
+            served = _trends(eng, params, cached=True)
+            sql = "\n".join(statements)
+            assert "analytics_snapshot" in sql, (days, period)
+            assert "tutor_daily" not in sql, (days, period)
+            assert "tutor_session" not in sql, (days, period)
+            assert served == raw, (days, period)
+            assert served["summary"]["initialSize"] > 0
+            assert len(served["matrix"]["rows"]) > 1
+    # A cohort start of its own, or a base built with another inactivity rule: raw rows.
+    start = TrendParams(type="retention", days=120, cohort_start_date=NOW.date().replace(month=4))
+    _store_bases(eng, inactivity_days=INACTIVITY + 1)
+    for params in (start, TrendParams(type="retention", days=120)):
+        statements.clear()
+        assert _trends(eng, params, cached=True) == _trends(eng, params, cached=False)
+        assert "tutor_daily" in "\n".join(statements)
