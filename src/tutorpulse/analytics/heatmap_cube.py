@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics import repository as repo
-from tutorpulse.analytics import snapshots
+from tutorpulse.analytics import snapshot_repository, snapshots
 from tutorpulse.analytics.models import HeatmapCube
-from tutorpulse.analytics.trends_cube import CUBE_DAYS
+from tutorpulse.analytics.trends_cube import CHUNK_DAYS, CUBE_DAYS, RECENT_DAYS
 
 META_KEY = "heatmap:cube"
 HOUR = timedelta(hours=1)
@@ -47,10 +47,12 @@ def ceil_hour(at: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Span:
-    """The whole UTC hours [start, end) the stored cube holds."""
+    """The whole UTC hours [start, end) the stored cube holds; ``cursor``: where the
+    next older chunk to rebuild starts."""
 
     start: datetime
     end: datetime
+    cursor: datetime | None = None
 
 
 def span_for(now: datetime) -> Span:
@@ -58,43 +60,97 @@ def span_for(now: datetime) -> Span:
     return Span(start=end - timedelta(days=CUBE_DAYS), end=end)
 
 
-def build(db: Session, span: Span) -> list[dict[str, Any]]:
-    """The cube's rows for ``span``: one grouped scan of its sessions."""
+Range = tuple[datetime, datetime]
+
+
+def plan(previous: Span | None, span: Span) -> tuple[list[Range], datetime | None]:
+    """The hour ranges a run rebuilds and the cursor it leaves: everything without a
+    usable stored cube, else the newest ``RECENT_DAYS`` days (and any hour added since)
+    plus the next ``CHUNK_DAYS`` older days after the cursor (as ``trends_cube.plan``)."""
+    if previous is None or previous.start > span.start or previous.end < span.start:
+        return [(span.start, span.end)], None
+    recent_from = max(span.start, min(previous.end, span.end - timedelta(days=RECENT_DAYS)))
+    ranges = [(recent_from, span.end)]
+    if recent_from <= span.start:
+        return ranges, None
+    start = previous.cursor
+    if start is None or not span.start <= start < recent_from:
+        start = span.start
+    end = min(start + timedelta(days=CHUNK_DAYS), recent_from)
+    ranges.append((start, end))
+    return ranges, end if end < recent_from else span.start
+
+
+def build(db: Session, ranges: list[Range]) -> list[dict[str, Any]]:
+    """The cube's rows for the hours of ``ranges``: one grouped scan of their sessions each."""
     out = []
-    for r in repo.heatmap_hour_sums(db, start=span.start, end=span.end):
-        row = dict(r._mapping)
-        hour_start = row["utc_hour"]
-        if isinstance(hour_start, str):
-            hour_start = datetime.fromisoformat(hour_start)
-        row["utc_hour"] = (
-            hour_start.replace(tzinfo=UTC) if hour_start.tzinfo is None else hour_start
-        )
-        row["weekday"] = int(row["weekday"])
-        row["hour"] = int(row["hour"])
-        for key, value in row.items():
-            if key.endswith(("_sum", "_n")):
-                row[key] = None if value is None else float(value)
-        out.append(row)
+    for start, end in ranges:
+        for r in repo.heatmap_hour_sums(db, start=start, end=end):
+            row = dict(r._mapping)
+            hour_start = row["utc_hour"]
+            if isinstance(hour_start, str):
+                hour_start = datetime.fromisoformat(hour_start)
+            if hour_start.tzinfo is None:
+                hour_start = hour_start.replace(tzinfo=UTC)
+            row["utc_hour"] = hour_start
+            row["weekday"] = int(row["weekday"])
+            row["hour"] = int(row["hour"])
+            for key, value in row.items():
+                if key.endswith(("_sum", "_n")):
+                    row[key] = None if value is None else float(value)
+            out.append(row)
     return out
 
 
-def replace(db: Session, span: Span, rows: list[dict[str, Any]], *, now: datetime,
-            seconds: float) -> None:  # fmt: skip
-    """Replace the stored cube (flushes; the caller commits)."""
-    db.execute(delete(HeatmapCube))
+def replace(
+    db: Session,
+    span: Span,
+    rows: list[dict[str, Any]],
+    *,
+    ranges: list[Range],
+    now: datetime,
+    seconds: float,
+) -> int:
+    """Replace the stored rows of ``ranges``, drop hours before ``span``, record it; the
+    rows the cube then holds (flushes; the caller commits)."""
+    db.execute(
+        delete(HeatmapCube).where(
+            or_(
+                HeatmapCube.utc_hour < span.start,
+                *(and_(HeatmapCube.utc_hour >= a, HeatmapCube.utc_hour < b) for a, b in ranges),
+            )
+        )
+    )
     for i in range(0, len(rows), 5000):
         db.execute(insert(HeatmapCube), rows[i : i + 5000])
-    meta = {"start": span.start, "end": span.end, "rows": len(rows)}
+    total = int(db.scalar(select(func.count()).select_from(HeatmapCube)) or 0)
+    meta = {
+        "start": span.start,
+        "end": span.end,
+        "cursor": span.cursor,
+        "rows": total,
+        "rebuilt": [[a, b] for a, b in ranges],
+    }
     snapshots.store(db, META_KEY, meta, computed_at=now, seconds=seconds)
+    return total
+
+
+def stored(db: Session) -> Span | None:
+    found = snapshot_repository.load(db, META_KEY)
+    return None if found is None else _span(found[1])
 
 
 def fresh(db: Session, *, now: datetime, refresh_seconds: int) -> Span | None:
     payload = snapshots.served(db, META_KEY, now=now, refresh_seconds=refresh_seconds)
-    if payload is None:
-        return None
+    return None if payload is None else _span(payload)
+
+
+def _span(payload: dict[str, Any]) -> Span:
+    cursor = payload.get("cursor")
     return Span(
         start=datetime.fromisoformat(str(payload["start"])),
         end=datetime.fromisoformat(str(payload["end"])),
+        cursor=datetime.fromisoformat(str(cursor)) if cursor else None,
     )
 
 

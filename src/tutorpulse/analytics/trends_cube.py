@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from tutorpulse.analytics import snapshot_repository, snapshots
@@ -39,6 +39,8 @@ from tutorpulse.analytics.models import TrendCube
 from tutorpulse.analytics.trends_metrics import METRICS, MetricSpec
 
 CUBE_DAYS = 365
+RECENT_DAYS = 3  # rebuilt at every run: the days new sessions and events land in
+CHUNK_DAYS = 31  # older days rebuilt per run, in turn (all of them within 12 runs)
 META_KEY = "trends:cube"
 COHORT_GRAINS: tuple[repo.CohortField, ...] = (
     "primarySubject",
@@ -75,6 +77,7 @@ class CubeInfo:
     first_day: date
     last_day: date
     rows: int
+    cursor: date | None = None  # first day of the next older chunk to rebuild
 
     @property
     def bounds(self) -> repo.DataBounds:
@@ -103,50 +106,104 @@ def _aggregates(source: str) -> dict[str, Any]:
     return out
 
 
+def plan(
+    previous: CubeInfo | None, *, first_day: date, last_day: date, zones: Sequence[str]
+) -> tuple[list[tuple[date, date]], date | None]:
+    """The day ranges a run rebuilds, and the cursor it leaves.
+
+    Everything when nothing usable is stored (none yet, other time zones, or days
+    before the stored span now belong to the window); otherwise the newest
+    ``RECENT_DAYS`` days and any day added since, plus the next ``CHUNK_DAYS`` older
+    days after the stored cursor — so every older day is rebuilt at least once per
+    ``ceil(CUBE_DAYS / CHUNK_DAYS)`` runs.
+    """
+    if (
+        previous is None
+        or sorted(previous.zones) != sorted(zones)
+        or previous.first_day > first_day
+        or previous.last_day < first_day - timedelta(days=1)
+    ):
+        return [(first_day, last_day)], None
+    recent_from = max(
+        first_day,
+        min(previous.last_day + timedelta(days=1), last_day - timedelta(days=RECENT_DAYS - 1)),
+    )
+    ranges = [(recent_from, last_day)]
+    older_last = recent_from - timedelta(days=1)
+    if older_last < first_day:
+        return ranges, None
+    start = previous.cursor
+    if start is None or not first_day <= start <= older_last:
+        start = first_day
+    end = min(start + timedelta(days=CHUNK_DAYS - 1), older_last)
+    ranges.append((start, end))
+    cursor = end + timedelta(days=1)
+    return ranges, cursor if cursor <= older_last else first_day
+
+
 def build(
-    db: Session, *, now: datetime, bounds: repo.DataBounds, zones: Sequence[str],
-    first_day: date, last_day: date,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """The cube's rows for local days [first_day, last_day]: 5 grouped scans per source."""
+    db: Session, *, ranges: Sequence[tuple[date, date]], zones: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The cube's rows for the local days of ``ranges``: 5 grouped scans per source each."""
     out: list[dict[str, Any]] = []
-    for source in ("session", "event"):
-        aggregates = _aggregates(source)
-        grains: tuple[repo.CohortField | None, ...] = (None, *COHORT_GRAINS)
-        for grain in grains:
-            field = grain or ""
-            rows = repo.grouped_rows(
-                db,
-                source=source,
-                aggregates=aggregates,
-                zones=zones,
-                first_day=first_day,
-                last_day=last_day,
-                by_hour=grain is None,
-                cohort=grain,
-                by_subject=source == "session",
-            )
-            for r in rows:
-                m = r._mapping
-                row: dict[str, Any] = {
-                    "source": source,
-                    "field": field,
-                    "day": parse_day(m["day"]),
-                    "hour": None if m["hour"] is None else int(m["hour"]),
-                    "subject": m["subject"] if source == "session" else None,
-                    "cohort": None if m["cohort"] is None else str(m["cohort"]),
-                }
-                for name in aggregates:
-                    value = m[name]
-                    row[name] = None if value is None else float(value)
-                out.append(row)
+    for first_day, last_day in ranges:
+        for source in ("session", "event"):
+            aggregates = _aggregates(source)
+            grains: tuple[repo.CohortField | None, ...] = (None, *COHORT_GRAINS)
+            for grain in grains:
+                rows = repo.grouped_rows(
+                    db,
+                    source=source,
+                    aggregates=aggregates,
+                    zones=zones,
+                    first_day=first_day,
+                    last_day=last_day,
+                    by_hour=grain is None,
+                    cohort=grain,
+                    by_subject=source == "session",
+                )
+                out += [_row(r, source, grain or "", aggregates) for r in rows]
     return out
 
 
-def replace(db: Session, info: CubeInfo, rows: list[dict[str, Any]], *, seconds: float) -> None:
-    """Replace the stored cube with ``rows`` (flushes; the caller commits)."""
-    db.execute(delete(TrendCube))
+def _row(r: Any, source: str, field: str, aggregates: dict[str, Any]) -> dict[str, Any]:
+    m = r._mapping
+    row: dict[str, Any] = {
+        "source": source,
+        "field": field,
+        "day": parse_day(m["day"]),
+        "hour": None if m["hour"] is None else int(m["hour"]),
+        "subject": m["subject"] if source == "session" else None,
+        "cohort": None if m["cohort"] is None else str(m["cohort"]),
+    }
+    for name in aggregates:
+        value = m[name]
+        row[name] = None if value is None else float(value)
+    return row
+
+
+def replace(
+    db: Session,
+    info: CubeInfo,
+    rows: list[dict[str, Any]],
+    *,
+    ranges: Sequence[tuple[date, date]],
+    seconds: float,
+) -> int:
+    """Replace the stored rows of ``ranges`` with ``rows``, drop the days outside
+    ``info``'s span, record ``info``; the rows the cube then holds (flushes only)."""
+    db.execute(
+        delete(TrendCube).where(
+            or_(
+                TrendCube.day < info.first_day,
+                TrendCube.day > info.last_day,
+                *(and_(TrendCube.day >= a, TrendCube.day <= b) for a, b in ranges),
+            )
+        )
+    )
     for i in range(0, len(rows), 5000):
         db.execute(insert(TrendCube), rows[i : i + 5000])
+    total = int(db.scalar(select(func.count()).select_from(TrendCube)) or 0)
     meta = {
         "now": info.now,
         "first": info.first,
@@ -154,22 +211,33 @@ def replace(db: Session, info: CubeInfo, rows: list[dict[str, Any]], *, seconds:
         "zones": info.zones,
         "firstDay": info.first_day,
         "lastDay": info.last_day,
-        "rows": info.rows,
+        "rows": total,
+        "cursor": info.cursor,
+        "rebuilt": [[a, b] for a, b in ranges],
     }
     snapshots.store(db, META_KEY, meta, computed_at=info.now, seconds=seconds)
+    return total
+
+
+def stored(db: Session) -> CubeInfo | None:
+    """The stored cube's coverage, however old."""
+    found = snapshot_repository.load(db, META_KEY)
+    return None if found is None else _info(found[1])
 
 
 def fresh(db: Session, *, now: datetime, refresh_seconds: int) -> CubeInfo | None:
     """The stored cube's coverage if it is fresh (``snapshots.is_fresh``), else None."""
     payload = snapshots.served(db, META_KEY, now=now, refresh_seconds=refresh_seconds)
-    if payload is None:
-        return None
+    return None if payload is None else _info(payload)
 
+
+def _info(payload: dict[str, Any]) -> CubeInfo:
     def instant(value: Any) -> datetime | None:
         return None if value is None else datetime.fromisoformat(str(value))
 
     built = instant(payload["now"])
     assert built is not None
+    cursor = payload.get("cursor")
     return CubeInfo(
         now=built,
         first=instant(payload["first"]),
@@ -178,11 +246,8 @@ def fresh(db: Session, *, now: datetime, refresh_seconds: int) -> CubeInfo | Non
         first_day=date.fromisoformat(str(payload["firstDay"])),
         last_day=date.fromisoformat(str(payload["lastDay"])),
         rows=int(payload["rows"]),
+        cursor=date.fromisoformat(str(cursor)) if cursor else None,
     )
-
-
-def stored_at(db: Session) -> datetime | None:
-    return snapshot_repository.computed_at(db, META_KEY)
 
 
 def cells(

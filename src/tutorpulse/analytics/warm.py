@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -125,10 +126,11 @@ def _trends_view(settings: Settings, now: datetime, params: trends.TrendParams) 
 
 
 def _store_cube(factory: sessionmaker[Session], now: datetime) -> int | None:
-    """Build the trend cube for the ``CUBE_DAYS`` complete local days before ``now`` and the
-    heatmap cube for the whole UTC hours of that span in a read-only session, then
-    replace the stored ones in one write transaction; the rows written (None, and
-    nothing stored, before any complete day of data)."""
+    """Bring the trend cube (the ``CUBE_DAYS`` complete local days before ``now``) and the
+    heatmap cube (the whole UTC hours of that span) up to date: everything the first
+    time, then the newest days and one older chunk per run (``trends_cube.plan``),
+    computed in a read-only session and written in one transaction; the rows the
+    cubes then hold (None, and nothing stored, before any complete day of data)."""
     with unit_of_work(factory) as db:
         bounds = trends_repository.data_bounds(db, now=now)
         zones = trends_repository.distinct_zones(db)
@@ -136,13 +138,14 @@ def _store_cube(factory: sessionmaker[Session], now: datetime) -> int | None:
         if window.first_day is None or window.last_day is None or not window.dates:
             return None
         t0 = time.perf_counter()
-        rows = cube.build(
-            db, now=now, bounds=bounds, zones=zones,
-            first_day=window.first_day, last_day=window.last_day,
-        )  # fmt: skip
+        ranges, cursor = cube.plan(
+            cube.stored(db), first_day=window.first_day, last_day=window.last_day, zones=zones
+        )
+        rows = cube.build(db, ranges=ranges, zones=zones)
         trend_seconds = time.perf_counter() - t0
         span = heatmap_cube.span_for(now)
-        heat_rows = heatmap_cube.build(db, span)
+        heat_ranges, heat_cursor = heatmap_cube.plan(heatmap_cube.stored(db), span)
+        heat_rows = heatmap_cube.build(db, heat_ranges)
         heat_seconds = time.perf_counter() - t0 - trend_seconds
         db.rollback()
     info = cube.CubeInfo(
@@ -153,11 +156,15 @@ def _store_cube(factory: sessionmaker[Session], now: datetime) -> int | None:
         first_day=window.first_day,
         last_day=window.last_day,
         rows=len(rows),
+        cursor=cursor,
     )
     with unit_of_work(factory, write=True) as db:
-        cube.replace(db, info, rows, seconds=trend_seconds)
-        heatmap_cube.replace(db, span, heat_rows, now=now, seconds=heat_seconds)
-    return len(rows) + len(heat_rows)
+        total = cube.replace(db, info, rows, ranges=ranges, seconds=trend_seconds)
+        total += heatmap_cube.replace(
+            db, replace(span, cursor=heat_cursor), heat_rows, ranges=heat_ranges, now=now,
+            seconds=heat_seconds,
+        )  # fmt: skip
+    return total
 
 
 def warm_all(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, event, func, select
+from sqlalchemy import Engine, delete, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.scratch import scratch_engine
@@ -165,23 +165,45 @@ def test_a_stale_cube_a_tutor_or_a_longer_window_read_the_raw_rows(
     assert "FROM trend_cube" in "\n".join(statements)
 
 
-def test_a_rebuild_replaces_the_whole_cube(cubed: tuple[World, Engine]) -> None:
+def _cube_rows(eng: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with Session(eng) as db:
+        trend = [
+            tuple(r)[1:]
+            for r in db.execute(select(TrendCube.__table__)).all()  # id first
+        ]
+        heat = [tuple(r)[1:] for r in db.execute(select(HeatmapCube.__table__)).all()]
+    return sorted(trend, key=repr), sorted(heat, key=repr)
+
+
+def test_a_later_run_rebuilds_the_newest_days_and_one_chunk_and_equals_a_full_build(
+    cubed: tuple[World, Engine],
+) -> None:
     _world, eng = cubed
     factory = sessionmaker(eng)
     with factory() as db:
-        before = db.scalar(select(func.count()).select_from(TrendCube))
         info = trends_cube.fresh(db, now=NOW, refresh_seconds=300)
     assert info is not None
-    assert before == info.rows > 0
     assert (info.last_day - info.first_day).days + 1 <= trends_cube.CUBE_DAYS
-    with factory() as db:
-        heat = db.scalar(select(func.count()).select_from(HeatmapCube))
+    trend, heat = _cube_rows(eng)
+    assert info.rows == len(trend) > 0
     assert heat
-    assert _store_cube(factory, NOW) == before + heat
+    # The fixture's run was the first (everything); this one rebuilds the newest three
+    # days and the oldest chunk, and leaves the cursor after that chunk.
+    assert _store_cube(factory, NOW) == len(trend) + len(heat)
     with factory() as db:
-        assert db.scalar(select(func.count()).select_from(TrendCube)) == before
-        assert db.scalar(select(func.count()).select_from(HeatmapCube)) == heat
-        assert snapshot_repository.computed_at(db, trends_cube.META_KEY) == NOW
+        meta = snapshot_repository.load(db, trends_cube.META_KEY)
+        heat_meta = snapshot_repository.load(db, heatmap_cube.META_KEY)
+    assert meta is not None
+    assert heat_meta is not None
+    first, last = info.first_day, info.last_day
+    chunk_end = first + timedelta(days=trends_cube.CHUNK_DAYS - 1)
+    assert meta[1]["rebuilt"] == [
+        [(last - timedelta(days=2)).isoformat(), last.isoformat()],
+        [first.isoformat(), chunk_end.isoformat()],
+    ]
+    assert meta[1]["cursor"] == (chunk_end + timedelta(days=1)).isoformat()
+    assert len(heat_meta[1]["rebuilt"]) == 2
+    assert _cube_rows(eng) == (trend, heat)  # the same cells as the full build
 
 
 def test_without_a_cube_requests_compute_from_the_raw_rows(
