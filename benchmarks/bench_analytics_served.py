@@ -224,6 +224,12 @@ def main() -> None:
             for key, seconds in report["seconds"].items():
                 cold.setdefault(key, []).append(seconds)
             print(f"{name}: analytics.warm run {i + 1} {time.perf_counter() - t0:.1f}s", flush=True)
+            parts = {
+                k: v
+                for k, v in report["seconds"].items()
+                if k.endswith(":cube") or "retention" in k
+            }
+            print(f"{name}:   cubes and retention: {parts}", flush=True)
         with unit_of_work(factory) as db:
             _key, api_key = auth.create_api_key(
                 db, name=f"bench-{secrets.token_hex(3)}", scopes=["read"]

@@ -10,9 +10,10 @@ each metric type's sum and count (``repository.heatmap_hour_sums``). A request a
 - the raw sessions of the two partial edges: from ``now − days`` to the next whole
   hour, and from the end of the cube's span (the hour of the last build) to ``now``
 
-— so the window is exactly the requested one and the newest hour is live. Rows of
-the cube's hours that changed after the build show at the next build (at most two
-refresh intervals, as the stored views: ``snapshots.is_fresh``). One tutor's
+— so the window is exactly the requested one and the newest hour is live. The cube
+is served while its last run is at most two refresh intervals old (as the stored
+views: ``snapshots.is_fresh``); runs rebuild it as the trend cube (``plan``), so a
+past hour edited later shows within an hour at the default schedule. One tutor's
 heatmap, windows reaching before the cube's span, and a missing or stale cube read
 the raw rows.
 """

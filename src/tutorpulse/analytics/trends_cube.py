@@ -19,7 +19,10 @@ Built from the same data and clock as the stored views, and served on the same
 terms (``snapshots.is_fresh``: at most two refresh intervals old): a request
 served from the cube shows the window that ended at the cube's build, like a
 stored view. ``analytics_snapshot['trends:cube']`` records that build (its data
-bounds and time zones), and the table is replaced whole in one transaction.
+bounds and time zones, the days rebuilt and the cursor). The first build covers
+every day; later ones the newest ``RECENT_DAYS`` and one ``CHUNK_DAYS`` chunk of
+older days in turn (``plan``), so an edit to an older day shows within
+``ceil(CUBE_DAYS / CHUNK_DAYS)`` runs.
 """
 
 from __future__ import annotations
