@@ -413,7 +413,7 @@ def period_activity(
     period_days: int,
     periods: int,
 ) -> list[tuple[str, int, int]]:
-    """(join month, period, active tutors) over periods that ended before ``until``.
+    """(join date, period, active tutors) over periods that ended before ``until``.
 
     Active: at least one completed session or login in [join + p·L, join + (p+1)·L).
     Only periods that have fully elapsed by ``until`` count (the others are unknown).
@@ -467,18 +467,17 @@ def period_activity(
     # Distinct tutors counted per group (a sort), not a DISTINCT of the pairs: PostgreSQL
     # hashes such a DISTINCT with a far too low group estimate (see the rollup version).
     pairs = union_all(sessions, logins).subquery("pairs")
-    month = _month_of(db, Tutor.joined_on)
     query = (
         select(
-            month.label("cohort"),
+            Tutor.joined_on.label("cohort"),
             pairs.c.period,
             func.count(distinct(pairs.c.tutor_id)).label("active"),
         )
         .select_from(pairs)
         .join(Tutor, Tutor.id == pairs.c.tutor_id)
-        .group_by(month, pairs.c.period)
+        .group_by(Tutor.joined_on, pairs.c.period)
     )
-    return [(str(r[0]), int(r[1]), int(r[2])) for r in db.execute(query)]
+    return [(parse_day(r[0]).isoformat(), int(r[1]), int(r[2])) for r in db.execute(query)]
 
 
 # --- retention from the engagement rollups ---------------------------------------------
@@ -567,8 +566,8 @@ def period_activity_from_rollups(
     period_days: int,
     periods: int,
 ) -> list[tuple[str, int, int]]:
-    """As ``period_activity``, from ``tutor_daily``: a tutor is active in period p with a
-    local day in it that has a login or a completed session. Days since joining are
+    """As ``period_activity`` (by join date), from ``tutor_daily``: a tutor is active in
+    period p with a local day in it that has a login or a completed session. Days since joining are
     whole local days (``day − joined_on``; the local day before ``joined_on`` is day 0),
     so no time-zone arithmetic runs in SQL."""
     if db.get_bind().dialect.name == "postgresql":
@@ -587,14 +586,14 @@ def period_activity_from_rollups(
     # that day as day 0, as the raw path does.
     day_no = case((since < 0, 0), else_=since)
     period = day_no // length
-    # A tutor is in one cohort, so distinct tutors per (cohort, period) = active tutors.
-    # Counted per group, not as a DISTINCT of (tutor, period) pairs in a subquery:
-    # PostgreSQL hashed that DISTINCT with a group estimate 20× too low and took over
-    # 150 s on the reference world (1.1M pairs); count(DISTINCT) sorts, in about 2 s.
-    month = _month_of(db, Tutor.joined_on)
+    # A tutor has one join date, so distinct tutors per (join date, period) = active
+    # tutors, and a join month's count is the sum over its dates. Counted per group, not
+    # as a DISTINCT of (tutor, period) pairs in a subquery: PostgreSQL hashed that
+    # DISTINCT with a group estimate 20× too low and took over 150 s on the reference
+    # world (1.1M pairs); count(DISTINCT) sorts, in about 2 s.
     query = (
         select(
-            month.label("cohort"),
+            Tutor.joined_on.label("cohort"),
             period.label("period"),
             func.count(distinct(TutorDaily.tutor_id)).label("active"),
         )
@@ -609,6 +608,6 @@ def period_activity_from_rollups(
             day_no < bindparam("pr_max", period_days * periods),
             (period + 1) * length <= elapsed,
         )
-        .group_by(month, period)
+        .group_by(Tutor.joined_on, period)
     )
-    return [(str(r[0]), int(r[1]), int(r[2])) for r in db.execute(query)]
+    return [(parse_day(r[0]).isoformat(), int(r[1]), int(r[2])) for r in db.execute(query)]

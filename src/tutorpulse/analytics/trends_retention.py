@@ -107,7 +107,7 @@ class RetentionBase:
     """What a retention view is computed from, for one cohort start and matrix period:
     every tutor of the cohorts as (whole days to loss or censoring, lost, join month,
     days from joining to the data end), and the matrix's active tutors per
-    (cohort, period) for ``periods`` periods. The horizon only cuts curves and periods,
+    (join date, period) for ``periods`` periods. The horizon only cuts curves and periods,
     so one base (stored by ``analytics.warm`` for ``MAX_BASE_DAYS``) serves any
     horizon up to it."""
 
@@ -301,12 +301,19 @@ def retention_base(
 
 def from_base(base: RetentionBase, params: TrendParams) -> RetentionTrends:
     """The retention view for ``params``' horizon from ``base`` (whose periods must cover
-    it): Kaplan–Meier per cohort and overall, the log-rank test and the matrix."""
+    it): Kaplan–Meier per cohort and overall, the log-rank test and the matrix. A
+    ``cohort_start_date`` at or after the base's start keeps the tutors who joined on
+    or after it (the base's matrix counts are per join date, so that is exact)."""
     horizon = params.window_days
     period_days = base.period_days
     periods = math.ceil(horizon / period_days)
     assert periods <= base.periods
-    durations, lost, cohort = base.durations, base.lost, base.cohort
+    start = params.cohort_start_date or base.start
+    assert start >= base.start
+    # joined on or after ``start``: at most (end − start) days before the data end
+    keep = base.elapsed <= (base.end.date() - start).days
+    durations, lost, cohort = base.durations[keep], base.lost[keep], base.cohort[keep]
+    elapsed = base.elapsed[keep]
     names = sorted(set(cohort.tolist()))
     curves = []
     for name in names:
@@ -323,15 +330,19 @@ def from_base(base: RetentionBase, params: TrendParams) -> RetentionTrends:
     # Cohort x period matrix: only periods that have fully elapsed count.
     eligible: Counter[tuple[str, int]] = Counter()
     for p in range(periods):
-        done = base.elapsed >= (p + 1) * period_days
+        done = elapsed >= (p + 1) * period_days
         for name, count in Counter(cohort[done].tolist()).items():
             eligible[(name, p)] = count
-    active = {(c, p): n for c, p, n in base.cells if p < periods}
+    first = start.isoformat()
+    active: Counter[tuple[str, int]] = Counter()
+    for joined_on, p, n in base.cells:  # by join date: summed into join months
+        if p < periods and joined_on >= first:
+            active[(joined_on[:7], p)] += n
     sizes = Counter(cohort.tolist())
     rows = survival.activity_matrix(names, sizes, periods, active, eligible)
     return RetentionTrends(
         as_of=base.end,
-        cohort_start_date=base.start,
+        cohort_start_date=start,
         horizon_days=horizon,
         definition=definition(base.inactivity_days) + (ROLLUP_NOTE if base.use_rollups else ""),
         overall=_curve("all", overall_km, horizon),

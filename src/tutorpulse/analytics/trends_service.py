@@ -266,9 +266,10 @@ def base_view(
 def _from_stored_base(
     db: Session, params: TrendParams, now: datetime, inactivity_days: int, cache: TrendsCache
 ) -> TrendsResponse | None:
-    """A retention view with the default cohort start and any horizon up to
-    ``MAX_BASE_DAYS``, from the base ``analytics.warm`` stored while it is fresh."""
-    if params.cohort_start_date is not None or params.window_days > MAX_BASE_DAYS:
+    """A retention view with any horizon up to ``MAX_BASE_DAYS`` and the default cohort
+    start or a later one, from the base ``analytics.warm`` stored while it is fresh."""
+    start = params.cohort_start_date
+    if params.window_days > MAX_BASE_DAYS:
         return None
     key = base_key(params.matrix_period)
     at = snapshot_repository.computed_at(db, key)
@@ -280,8 +281,10 @@ def _from_stored_base(
         if found is None or "durations" not in found[1]:
             raise _NoBase
         base = RetentionBase.from_json(found[1])
-        if base.inactivity_days != inactivity_days:
+        if base.inactivity_days != inactivity_days or (start is not None and start < base.start):
             raise _NoBase
+        if start is not None and not (base.elapsed <= (base.end.date() - start).days).any():
+            raise _NoBase  # nobody joined since: the raw path gives the empty view
         return from_base(base, params)
 
     try:

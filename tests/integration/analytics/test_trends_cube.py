@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -302,10 +302,25 @@ def test_retention_for_any_horizon_is_computed_from_the_stored_base(
             assert served == raw, (days, period)
             assert served["summary"]["initialSize"] > 0
             assert len(served["matrix"]["rows"]) > 1
-    # A cohort start of its own, or a base built with another inactivity rule: raw rows.
-    start = TrendParams(type="retention", days=120, cohort_start_date=NOW.date().replace(month=4))
+    # A later cohort start (first of a month, or any day) keeps the tutors who joined
+    # since: exact, as the base counts matrix activity per join date.
+    default = date.fromisoformat(served["cohortStartDate"])
+    later = (default + timedelta(days=32)).replace(day=1)
+    for start in (later, later + timedelta(days=9)):
+        params = TrendParams(type="retention", days=60, cohort_start_date=start)
+        raw = _trends(eng, params, cached=False)
+        statements.clear()
+        served = _trends(eng, params, cached=True)
+        assert "tutor_daily" not in "\n".join(statements)
+        assert served == raw
+        assert served["cohortStartDate"] == start.isoformat()
+        assert served["summary"]["initialSize"] > 0
+    # A base built with another inactivity rule is not used.
     _store_bases(eng, inactivity_days=INACTIVITY + 1)
-    for params in (start, TrendParams(type="retention", days=120)):
+    for params in (
+        TrendParams(type="retention", days=120),
+        TrendParams(type="retention", days=60, cohort_start_date=later),
+    ):
         statements.clear()
         assert _trends(eng, params, cached=True) == _trends(eng, params, cached=False)
         assert "tutor_daily" in "\n".join(statements)
