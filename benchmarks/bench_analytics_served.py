@@ -78,34 +78,41 @@ API: dict[str, tuple[str, str]] = {
 }
 # Views that are not stored defaults, each timed as a first request (the in-process
 # result caches emptied before every request). All-tutor trends and heatmaps are
-# summed from the cubes, retention horizons from the stored bases; a tutor's series
-# and a retention cohort start of its own compute from the raw rows (the
-# cohortStartDate below suits a world generated with --now 2026-05-01 --days 365). ``{subject}`` is the world's first primary subject, ``{tutor}`` its
+# summed from the cubes, retention horizons and later cohort starts from the stored
+# bases; a tutor's series computes from the raw rows (the cohortStartDate below suits
+# a world generated with --now 2026-05-01 --days 365). ``kind@days``: compared with
+# DuckDB computing the same aggregates over the same window. ``{subject}`` is the world's first primary subject, ``{tutor}`` its
 # first tutor.
 T = "/api/analytics/trends?"
 H = "/api/analytics/heatmap?"
 VARIANTS: dict[str, tuple[str, str]] = {
-    "trends engagement rating 365d": (T + "type=engagement&metric=rating&days=365", "engagement"),
+    "trends engagement rating 365d": (
+        T + "type=engagement&metric=rating&days=365",
+        "engagement@365",
+    ),
     "trends engagement no-show 180d subject": (
         T + "type=engagement&metric=tutorNoShowRate&days=180&subject={subject}",
-        "engagement",
+        "engagement@180",
     ),
     "trends engagement logins 90d ma14": (
         T + "type=engagement&metric=logins&days=90&maWindow=14",
-        "engagement",
+        "engagement@90",
     ),
-    "trends seasonal engagement 365d": (T + "type=seasonal&metric=engagement&days=365", "seasonal"),
+    "trends seasonal engagement 365d": (
+        T + "type=seasonal&metric=engagement&days=365",
+        "seasonal@365",
+    ),
     "trends seasonal student no-show 90d subject": (
         T + "type=seasonal&metric=studentNoShowRate&days=90&subject={subject}",
-        "seasonal",
+        "seasonal@90",
     ),
     "trends cohort joinMonth sessions 180d": (
         T + "type=cohort&cohortField=joinMonth&metric=sessions&days=180",
-        "cohort",
+        "cohort@180",
     ),
     "trends cohort sessionSubject 365d": (
         T + "type=cohort&cohortField=sessionSubject&metric=engagement&days=365",
-        "cohort",
+        "cohort@365",
     ),
     "trends cohort churnRisk events 60d": (
         T + "type=cohort&cohortField=churnRiskLevel&metric=events&days=60",
@@ -113,15 +120,15 @@ VARIANTS: dict[str, tuple[str, str]] = {
     ),
     "trends cohort primarySubject clarity 90d subject": (
         T + "type=cohort&cohortField=primarySubject&metric=clarity&days=90&subject={subject}",
-        "cohort",
+        "cohort@90",
     ),
     "trends engagement one tutor 365d": (
         T + "type=engagement&metric=engagement&days=365&tutorId={tutor}",
-        "engagement",
+        "engagement@365",
     ),
     "trends retention 120d": (T + "type=retention&days=120", "retention"),
-    "trends retention 120d cohortStartDate (raw)": (
-        T + "type=retention&days=120&cohortStartDate=2025-09-01",
+    "trends retention 120d cohortStartDate": (
+        T + "type=retention&days=120&cohortStartDate=2025-09-17",
         "retention",
     ),
     "trends retention 365d month": (T + "type=retention&days=365&matrixPeriod=month", "retention"),
@@ -185,6 +192,13 @@ def duckdb_sets(world: Path, now: datetime, settings: Settings) -> dict[str, lis
     out["seasonal"] = [tq["seasonal"]]
     out["cohort"] = [tq["cohort"].replace("s.subject", "split_part(t.subjects, ';', 1)")]
     out["retention"] = [tq["retention"]]
+    for days in sorted({int(k.split("@")[1]) for _p, k in VARIANTS.values() if "@" in k}):
+        wq = trends.duckdb_queries(world, now, days, month)
+        out[f"engagement@{days}"] = [wq["engagement"]]
+        out[f"seasonal@{days}"] = [wq["seasonal"]]
+        out[f"cohort@{days}"] = [
+            wq["cohort"].replace("s.subject", "split_part(t.subjects, ';', 1)")
+        ]
     return out
 
 

@@ -127,6 +127,7 @@ class RetentionBase:
         names = sorted(set(self.cohort.tolist()))
         code = {n: i for i, n in enumerate(names)}
         return {
+            "version": BASE_VERSION,
             "end": self.end.isoformat(),
             "start": self.start.isoformat(),
             "useRollups": self.use_rollups,
@@ -162,6 +163,8 @@ class RetentionBase:
 
 # The longest horizon a stored base covers (the API's maximum ``days``).
 MAX_BASE_DAYS = 730
+# The stored base's layout; a base stored in another layout is not used.
+BASE_VERSION = 2
 
 
 def base_key(matrix_period: str) -> str:

@@ -23,6 +23,7 @@ from tutorpulse.analytics import trends_series as tss
 from tutorpulse.analytics.trends_cache import TrendsCache
 from tutorpulse.analytics.trends_metrics import METRICS, MetricSpec
 from tutorpulse.analytics.trends_retention import (
+    BASE_VERSION,
     MATRIX_PERIODS,
     MAX_BASE_DAYS,
     RetentionBase,
@@ -278,8 +279,8 @@ def _from_stored_base(
 
     def compute() -> TrendsResponse:
         found = snapshot_repository.load(db, key)  # ~2 MB of JSON at 100k tutors
-        if found is None or "durations" not in found[1]:
-            raise _NoBase
+        if found is None or found[1].get("version") != BASE_VERSION:
+            raise _NoBase  # none, empty, or stored in an older layout
         base = RetentionBase.from_json(found[1])
         if base.inactivity_days != inactivity_days or (start is not None and start < base.start):
             raise _NoBase
