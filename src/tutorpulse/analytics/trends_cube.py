@@ -147,24 +147,34 @@ def plan(
 def build(
     db: Session, *, ranges: Sequence[tuple[date, date]], zones: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """The cube's rows for the local days of ``ranges``: 5 grouped scans per source each."""
+    """The cube's rows for the local days of ``ranges``: per range, 5 grouped scans of the
+    sessions, one of the events by hour, and the event metrics by cohort from
+    ``tutor_daily`` when the rollups are current through the range (its per
+    tutor-day login and event counts are the raw ones; a scan of the events was
+    most of a build's time), else 4 more scans of the events."""
     out: list[dict[str, Any]] = []
     for first_day, last_day in ranges:
+        rollups = repo.rollups_cover(db, through=last_day)
         for source in ("session", "event"):
             aggregates = _aggregates(source)
             grains: tuple[repo.CohortField | None, ...] = (None, *COHORT_GRAINS)
             for grain in grains:
-                rows = repo.grouped_rows(
-                    db,
-                    source=source,
-                    aggregates=aggregates,
-                    zones=zones,
-                    first_day=first_day,
-                    last_day=last_day,
-                    by_hour=grain is None,
-                    cohort=grain,
-                    by_subject=source == "session",
-                )
+                if source == "event" and grain is not None and rollups:
+                    rows = repo.rollup_event_rows(
+                        db, first_day=first_day, last_day=last_day, cohort=grain
+                    )
+                else:
+                    rows = repo.grouped_rows(
+                        db,
+                        source=source,
+                        aggregates=aggregates,
+                        zones=zones,
+                        first_day=first_day,
+                        last_day=last_day,
+                        by_hour=grain is None,
+                        cohort=grain,
+                        by_subject=source == "session",
+                    )
                 out += [_row(r, source, grain or "", aggregates) for r in rows]
     return out
 

@@ -333,6 +333,34 @@ def rollup_cells(
     ]
 
 
+def rollup_event_rows(
+    db: Session, *, first_day: date, last_day: date, cohort: CohortField
+) -> list[Any]:
+    """Rows (cohort, day, hour=None, login_n, event_n) of the event metrics per tutor
+    cohort and local day, from ``tutor_daily`` — the raw events' cells for the same
+    days (tutor-days with an event) while the rollups are current — for the trend cube."""
+    expr, needs_health = _cohort_expr(db, cohort)
+    base: Any = select().select_from(TutorDaily).join(Tutor, Tutor.id == TutorDaily.tutor_id)
+    if needs_health:
+        base = base.outerjoin(TutorHealth, TutorHealth.tutor_id == Tutor.id)
+    query = (
+        base.add_columns(
+            expr.label("cohort"),
+            TutorDaily.day.label("day"),
+            literal(None).label("hour"),
+            func.sum(TutorDaily.logins).label("login_n"),
+            func.sum(TutorDaily.events).label("event_n"),
+        )
+        .where(
+            TutorDaily.day >= bindparam("re_first", first_day),
+            TutorDaily.day <= bindparam("re_last", last_day),
+            TutorDaily.events > 0,
+        )
+        .group_by(expr, TutorDaily.day)
+    )
+    return list(db.execute(query))
+
+
 # --- retention -------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from tutorpulse.analytics.trends_service import TrendParams, base_view, get_tren
 from tutorpulse.analytics.warm import _store_cube
 from tutorpulse.core import migrate
 from tutorpulse.core.settings import Settings
+from tutorpulse.engagement import refresh
 from tutorpulse.tutors.importer import import_directory
 from tutorpulse.world.config import WorldConfig
 from tutorpulse.world.generator import World, generate_world
@@ -43,6 +44,8 @@ def cubed(
         write_world(world, folder, fmt="parquet")
         migrate.upgrade(eng)
         assert import_directory(eng, directory=folder, now=NOW).error_count == 0
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        refresh.rebuild(sessionmaker(eng), settings=settings, now_fn=lambda: NOW)
         assert _store_cube(sessionmaker(eng), NOW)
         yield world, eng
 
@@ -180,7 +183,7 @@ def _cube_rows(eng: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]
 
 
 def test_a_later_run_rebuilds_the_newest_days_and_one_chunk_and_equals_a_full_build(
-    cubed: tuple[World, Engine],
+    cubed: tuple[World, Engine], statements: list[str]
 ) -> None:
     _world, eng = cubed
     factory = sessionmaker(eng)
@@ -193,7 +196,12 @@ def test_a_later_run_rebuilds_the_newest_days_and_one_chunk_and_equals_a_full_bu
     assert heat
     # The fixture's run was the first (everything); this one rebuilds the newest three
     # days and the oldest chunk, and leaves the cursor after that chunk.
+    statements.clear()
     assert _store_cube(factory, NOW) == len(trend) + len(heat)
+    # event cohorts from the current rollups (the events are scanned once, by hour)
+    built = "\n".join(statements)
+    assert "FROM tutor_daily JOIN tutor" in built
+    assert built.count("FROM engagement_event JOIN tutor") == 2  # by hour, once per range
     with factory() as db:
         meta = snapshot_repository.load(db, trends_cube.META_KEY)
         heat_meta = snapshot_repository.load(db, heatmap_cube.META_KEY)
