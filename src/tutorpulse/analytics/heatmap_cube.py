@@ -13,7 +13,7 @@ each metric type's sum and count (``repository.heatmap_hour_sums``). A request a
 — so the window is exactly the requested one and the newest hour is live. The cube
 is served while its last run is at most two refresh intervals old (as the stored
 views: ``snapshots.is_fresh``); runs rebuild it as the trend cube (``plan``), so a
-past hour edited later shows within an hour at the default schedule. One tutor's
+past hour edited later shows within two hours at the default schedule. One tutor's
 heatmap, windows reaching before the cube's span, and a missing or stale cube read
 the raw rows.
 """

@@ -34,7 +34,7 @@ from tutorpulse.web.templating import render
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(require_user())]
 DAY_CHOICES = (30, 60, 90, 180, 365)
-HORIZON_CHOICES = service.RETENTION_HORIZONS  # each stored by analytics.warm
+HORIZON_CHOICES = service.RETENTION_HORIZONS  # served from the stored retention bases
 
 
 def _heat_class(value: float | None) -> str:

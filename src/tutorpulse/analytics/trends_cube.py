@@ -43,7 +43,7 @@ from tutorpulse.analytics.trends_metrics import METRICS, MetricSpec
 
 CUBE_DAYS = 365
 RECENT_DAYS = 3  # rebuilt at every run: the days new sessions and events land in
-CHUNK_DAYS = 31  # older days rebuilt per run, in turn (all of them within 12 runs)
+CHUNK_DAYS = 16  # older days rebuilt per run, in turn (all of them within 23 runs)
 # Engines on which the event metrics by cohort are read from ``tutor_daily``. On SQLite
 # at 100k tutors a run (3 + 31 days) took 89 s that way and 84 s scanning the events
 # (its day-index look-ups into the rollup cost about what the scan saves; see also

@@ -111,10 +111,10 @@ def validate(params: TrendParams) -> MetricSpec:
 
 
 # The views the API (no parameters but type; cohorts by primarySubject, the pages'
-# default) and the Trends page (90 days) ask for by default, and every horizon and
-# matrix period the Retention page offers. The ``analytics.warm`` job stores them;
-# requests for them are served from the stored result while it is fresh
-# (``snapshots``). Other engagement/seasonal/cohort views come from the trend cube.
+# default) and the Trends page (90 days) ask for by default. The ``analytics.warm`` job
+# stores them; requests for them are served from the stored result while it is fresh
+# (``snapshots``). Other engagement/seasonal/cohort views come from the trend cube,
+# other retention horizons (the Retention page's) from the stored retention bases.
 RETENTION_HORIZONS = (90, 180, 365)
 STORED_VIEWS: tuple[TrendParams, ...] = (
     *(
@@ -122,11 +122,7 @@ STORED_VIEWS: tuple[TrendParams, ...] = (
         for d in (DEFAULT_DAYS, 90)
         for t in ("engagement", "seasonal", "cohort")
     ),
-    *(
-        TrendParams(type="retention", days=d, matrix_period=p)
-        for d in RETENTION_HORIZONS
-        for p in MATRIX_PERIODS
-    ),
+    TrendParams(type="retention", days=DEFAULT_RETENTION_DAYS),
 )
 _RESPONSES: dict[str, type[TrendsResponse]] = {
     "engagement": EngagementTrends,
