@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         300, ge=0, validation_alias=_env("INGEST_MAX_FUTURE_SKEW_SECONDS")
     )
     ingest_max_batch: int = Field(1000, ge=1, le=10000, validation_alias=_env("INGEST_MAX_BATCH"))
+    # Concurrent /track and /track/batch requests share one write transaction of at
+    # most this many events (a single larger batch is written alone).
+    ingest_group_max_events: int = Field(
+        2000, ge=1, le=100_000, validation_alias=_env("INGEST_GROUP_MAX_EVENTS")
+    )
     ingest_max_body_bytes: int = Field(
         2_000_000, ge=1024, validation_alias=_env("INGEST_MAX_BODY_BYTES")
     )

@@ -93,13 +93,23 @@ def _event_input(value: Any, *, where: str = "body") -> service.EventInput:
     )
 
 
-def _event_json(event: service.TrackedEvent) -> dict[str, Any]:
+def _event_json(
+    event: service.TrackedEvent, stamps: dict[datetime, str] | None = None
+) -> dict[str, Any]:
+    """The event as the API answers it; ``stamps`` caches formatted times across a batch."""
+    if stamps is None:
+        stamp = _json(event.timestamp)
+    else:
+        stamp = stamps.get(event.timestamp) or stamps.setdefault(
+            event.timestamp, _json(event.timestamp)
+        )
     return {
         "id": event.id,
         "tutorId": event.tutor_id,
         "eventType": event.event_type,
-        # Formatted here, not by the encoder's fallback: a batch answers 1,000 of them.
-        "timestamp": _json(event.timestamp),
+        # Formatted here, not by the encoder's fallback: a batch answers 1,000 of them
+        # (most share the receive time).
+        "timestamp": stamp,
     }
 
 
@@ -141,7 +151,7 @@ async def track(
 
 
 def _committer(app: Any) -> GroupCommitter[service.EventInput, service.ItemOutcome]:
-    """The app's group committer for single events (made on first use)."""
+    """The app's group committer for tracked events, single and batched (made on first use)."""
     committer: GroupCommitter[service.EventInput, service.ItemOutcome] | None = getattr(
         app.state, "event_committer", None
     )
@@ -160,7 +170,7 @@ def _committer(app: Any) -> GroupCommitter[service.EventInput, service.ItemOutco
                 _poke(app)
             return outcomes
 
-        committer = GroupCommitter(write, max_batch=settings.ingest_max_batch)
+        committer = GroupCommitter(write, max_batch=settings.ingest_group_max_events)
         app.state.event_committer = committer
     return committer
 
@@ -177,7 +187,7 @@ def _committer(app: Any) -> GroupCommitter[service.EventInput, service.ItemOutco
     },
     responses={400: {}, 413: {}},
 )
-def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSONResponse:
+async def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSONResponse:
     settings: Settings = request.app.state.settings
     items = body.get("events") if isinstance(body, dict) else None
     if not isinstance(items, list):
@@ -194,22 +204,21 @@ def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSONRespo
         else:
             bad_shape[index] = "each event must be a JSON object"
             inputs.append(service.EventInput(None, None))
-
-    def attempt() -> list[service.ItemOutcome]:
-        with open_unit_of_work(request, write=True) as db:
-            return service.record_events(
-                db, items=inputs, now=request.app.state.clock.now(), settings=settings
-            )
-
-    outcomes = with_retry(attempt, also=_KEY_RACE)
+    # Group commit: batches (and single events) arriving together share one write
+    # transaction; this request's events are never split across two.
+    outcomes = [
+        replace(outcome, index=index)
+        for index, outcome in enumerate(await _committer(request.app).submit_many(inputs))
+    ]
     results: list[dict[str, Any]] = []
+    stamps: dict[datetime, str] = {}
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for outcome in outcomes:
         entry: dict[str, Any] = {"index": outcome.index, "status": outcome.status}
         if outcome.index in bad_shape:
             entry.update(status=400, error=bad_shape[outcome.index])
         elif outcome.event is not None:
-            entry["event"] = _event_json(outcome.event)
+            entry["event"] = _event_json(outcome.event, stamps)
             entry["duplicate"] = outcome.event.replayed
         else:
             entry["error"] = outcome.error
@@ -221,8 +230,6 @@ def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSONRespo
         else:
             counts["rejected"] += 1
         results.append(entry)
-    if counts["accepted"]:
-        _poke(request.app)
     return _respond({"success": counts["rejected"] == 0, **counts, "results": results})
 
 

@@ -291,18 +291,20 @@ def insert_events(db: Session, rows: list[dict[str, Any]]) -> list[int]:
     if _is_sqlite(conn):
         # Driver-level executemany with values formatted as the column types store them:
         # SQLAlchemy's per-value type processing was most of a large batch's time.
-        received: dict[datetime, str] = {}  # a batch shares one receive time
+        # A batch shares one receive time, and events sent without a timestamp share it too.
+        stamps: dict[datetime, str] = {}
 
-        def received_stamp(value: datetime) -> str:
-            if value not in received:
-                received[value] = _sqlite_stamp(value)
-            return received[value]
+        def stamp(value: datetime) -> str:
+            text_value = stamps.get(value)
+            if text_value is None:
+                text_value = stamps[value] = _sqlite_stamp(value)
+            return text_value
 
         conn.exec_driver_sql(
             _SQLITE_INSERT_EVENTS,
             [
-                (r["external_id"], r["tutor_id"], r["event_type"], _sqlite_stamp(r["occurred_at"]),
-                 json.dumps(r["data"]) if r["data"] else "{}", received_stamp(r["received_at"]))
+                (r["external_id"], r["tutor_id"], r["event_type"], stamp(r["occurred_at"]),
+                 json.dumps(r["data"]) if r["data"] else "{}", stamp(r["received_at"]))
                 for r in rows
             ],
         )  # fmt: skip

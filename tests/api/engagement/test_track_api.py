@@ -283,3 +283,75 @@ def test_concurrent_single_events_share_transactions_and_each_gets_its_own_answe
     committer = app.state.event_committer
     assert committer.items == 1 + 40
     assert committer.batches < 1 + 40
+
+
+def test_concurrent_batches_share_transactions_and_each_answers_for_its_own_items(
+    app_factory: Callable[..., FastAPI],
+    settings: Settings,
+    api_key: Callable[..., str],
+    factory: Factory,
+    db: Session,
+) -> None:
+    """Group commit of batches: concurrent batch and single requests are written in
+    fewer transactions than requests; each batch answers item by item with its own
+    indexes; an eventId sent by two concurrent batches is stored once and the other
+    gets the same event back as a duplicate; a bad item fails alone."""
+    import asyncio
+
+    import httpx
+
+    for n in range(1, 5):
+        factory.tutor(f"T000{n}")
+    app = app_factory(settings.model_copy(update={"api_key_cache_seconds": 60}))
+    headers = {"Authorization": f"Bearer {api_key('ingest')}"}
+    warm = TestClient(app).post(
+        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=headers
+    )
+    assert warm.status_code == 200, warm.text
+    batches = [
+        [
+            {"tutorId": f"T000{1 + i % 4}", "eventType": "message_sent", "eventId": f"b{b}-{i}"}
+            for i in range(30)
+        ]
+        for b in range(6)
+    ]
+    batches[2][5] = {"tutorId": "T9999", "eventType": "login", "eventId": "b2-unknown"}
+    batches[3][0] = "not an object"  # type: ignore[call-overload]
+    batches[4][7] = dict(batches[1][3])  # sent by two concurrent batches
+    singles = [{"tutorId": "T0002", "eventType": "login", "eventId": f"s-{i}"} for i in range(4)]
+
+    async def send_all() -> tuple[list[httpx.Response], list[httpx.Response]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            posted = await asyncio.gather(
+                *[
+                    http.post("/api/engagement/track/batch", json={"events": b}, headers=headers)
+                    for b in batches
+                ],
+                *[http.post("/api/engagement/track", json=s, headers=headers) for s in singles],
+            )
+        return list(posted[: len(batches)]), list(posted[len(batches) :])
+
+    batch_responses, single_responses = asyncio.run(send_all())
+    assert [r.status_code for r in single_responses] == [200] * 4
+    bodies = [r.json() for r in batch_responses]
+    assert all(r.status_code == 200 for r in batch_responses)
+    for body in bodies:
+        assert [entry["index"] for entry in body["results"]] == list(range(30))
+    assert bodies[2]["results"][5]["status"] == 404
+    assert bodies[3]["results"][0]["status"] == 400
+    assert (bodies[2]["rejected"], bodies[3]["rejected"]) == (1, 1)
+    assert bodies[2]["success"] is False and bodies[0]["success"] is True
+    first, second = bodies[1]["results"][3], bodies[4]["results"][7]
+    assert {first["status"], second["status"]} == {200, 201}
+    assert first["event"]["id"] == second["event"]["id"]
+    assert sum(body["duplicates"] for body in bodies) == 1
+    for batch, body in zip(batches, bodies, strict=True):
+        for sent, entry in zip(batch, body["results"], strict=True):
+            if entry["status"] in (200, 201):
+                assert entry["event"]["tutorId"] == sent["tutorId"]  # type: ignore[index]
+    # 1 warm-up + 6 × 30 − 2 rejected − 1 duplicate + 4 singles
+    assert _events(db) == 1 + 180 - 2 - 1 + 4
+    committer = app.state.event_committer
+    assert committer.items == 1 + 180 + 4
+    assert committer.batches < 1 + len(batches) + len(singles)

@@ -105,3 +105,56 @@ def test_a_failed_write_fails_every_caller_of_that_batch_and_no_other() -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommitter(Recorder(), max_batch=0)
+
+
+def test_a_group_is_written_in_one_transaction_and_never_split() -> None:
+    write = Recorder()
+    committer = GroupCommitter(write, max_batch=5)
+
+    async def scenario() -> list[object]:
+        write.gate.clear()
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        groups = [
+            asyncio.ensure_future(committer.submit_many([2, 3, 4])),
+            asyncio.ensure_future(committer.submit_many([5, 6, 7])),  # 3 + 3 > 5: next write
+            asyncio.ensure_future(committer.submit(8)),
+            asyncio.ensure_future(committer.submit_many(list(range(9, 17)))),  # 8 > 5: alone
+            asyncio.ensure_future(committer.submit_many([])),
+        ]
+        await asyncio.sleep(0.05)
+        write.gate.set()
+        return list(await asyncio.gather(first, *groups))
+
+    results = run(scenario())
+    assert results == [
+        10,
+        [20, 30, 40],
+        [50, 60, 70],
+        80,
+        [i * 10 for i in range(9, 17)],
+        [],
+    ]
+    assert write.batches == [[1], [2, 3, 4], [5, 6, 7, 8], list(range(9, 17))]
+    assert (committer.batches, committer.items) == (4, 16)
+
+
+def test_a_failed_group_fails_only_the_callers_of_its_transaction() -> None:
+    write = Recorder()
+    committer = GroupCommitter(write, max_batch=4)
+
+    async def scenario() -> list[object]:
+        write.gate.clear()
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        doomed = asyncio.ensure_future(committer.submit_many([2, -3]))
+        fellow = asyncio.ensure_future(committer.submit(4))  # same transaction as the doomed
+        later = asyncio.ensure_future(committer.submit_many([5, 6, 7]))  # 3 + 3 > 4: next
+        await asyncio.sleep(0.05)
+        write.gate.set()
+        return list(await asyncio.gather(first, doomed, fellow, later, return_exceptions=True))
+
+    first, doomed, fellow, later = run(scenario())
+    assert first == 10
+    assert isinstance(doomed, ValueError) and isinstance(fellow, ValueError)
+    assert later == [50, 60, 70]
