@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -25,7 +26,7 @@ from tutorpulse.engagement.schemas import (
     TrackResponse,
 )
 from tutorpulse.web.auth import require_api, require_api_fast
-from tutorpulse.web.deps import ClockDep, DbSession, app_unit_of_work, open_unit_of_work
+from tutorpulse.web.deps import ClockDep, DbSession, app_unit_of_work
 from tutorpulse.web.group_commit import GroupCommitter
 
 router = APIRouter(prefix="/api/engagement", tags=["engagement"])
@@ -150,29 +151,45 @@ async def track(
     return _respond({"success": True, "event": _event_json(outcome.event)}, headers=headers)
 
 
+def _write_events(app: Any, items: Sequence[service.EventInput]) -> list[service.ItemOutcome]:
+    """Store ``items`` in one write transaction (retrying a lost key race); poke the refresh."""
+    settings: Settings = app.state.settings
+
+    def attempt() -> list[service.ItemOutcome]:
+        with app_unit_of_work(app, write=True) as db:
+            return service.record_events(
+                db, items=items, now=app.state.clock.now(), settings=settings
+            )
+
+    outcomes = with_retry(attempt, also=_KEY_RACE)
+    if any(o.status == 201 for o in outcomes):
+        _poke(app)
+    return outcomes
+
+
 def _committer(app: Any) -> GroupCommitter[service.EventInput, service.ItemOutcome]:
-    """The app's group committer for tracked events, single and batched (made on first use)."""
+    """The app's group committer for tracked events (made on first use)."""
     committer: GroupCommitter[service.EventInput, service.ItemOutcome] | None = getattr(
         app.state, "event_committer", None
     )
     if committer is None:
-        settings: Settings = app.state.settings
-
-        def write(items: Sequence[service.EventInput]) -> list[service.ItemOutcome]:
-            def attempt() -> list[service.ItemOutcome]:
-                with app_unit_of_work(app, write=True) as db:
-                    return service.record_events(
-                        db, items=items, now=app.state.clock.now(), settings=settings
-                    )
-
-            outcomes = with_retry(attempt, also=_KEY_RACE)
-            if any(o.status == 201 for o in outcomes):
-                _poke(app)
-            return outcomes
-
-        committer = GroupCommitter(write, max_batch=settings.ingest_group_max_events)
+        committer = GroupCommitter(
+            lambda items: _write_events(app, items),
+            max_batch=app.state.settings.ingest_group_max_events,
+        )
         app.state.event_committer = committer
     return committer
+
+
+def _groups_batches(app: Any) -> bool:
+    """Whether batch requests join the group commit.
+
+    On SQLite, where one transaction writes at a time anyway, fewer and larger
+    transactions write fewer index pages. On PostgreSQL concurrent batches commit in
+    parallel, and serialising them behind one writer was slower, so each batch keeps
+    its own transaction there (figures in docs/engagement.md).
+    """
+    return bool(app.state.engine.dialect.name == "sqlite")
 
 
 @router.post(
@@ -204,12 +221,13 @@ async def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSO
         else:
             bad_shape[index] = "each event must be a JSON object"
             inputs.append(service.EventInput(None, None))
-    # Group commit: batches (and single events) arriving together share one write
-    # transaction; this request's events are never split across two.
-    outcomes = [
-        replace(outcome, index=index)
-        for index, outcome in enumerate(await _committer(request.app).submit_many(inputs))
-    ]
+    if _groups_batches(request.app):
+        # Batches (and single events) arriving together share one write transaction;
+        # this request's events are never split across two.
+        shared = await _committer(request.app).submit_many(inputs)
+        outcomes = [replace(outcome, index=index) for index, outcome in enumerate(shared)]
+    else:
+        outcomes = await anyio.to_thread.run_sync(_write_events, request.app, inputs)
     results: list[dict[str, Any]] = []
     stamps: dict[datetime, str] = {}
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
