@@ -224,17 +224,18 @@ async def track_batch(request: Request, _actor: Ingester, body: JsonBody) -> JSO
     if _groups_batches(request.app):
         # Batches (and single events) arriving together share one write transaction;
         # this request's events are never split across two.
-        shared = await _committer(request.app).submit_many(inputs)
-        outcomes = [replace(outcome, index=index) for index, outcome in enumerate(shared)]
+        outcomes = await _committer(request.app).submit_many(inputs)
     else:
         outcomes = await anyio.to_thread.run_sync(_write_events, request.app, inputs)
     results: list[dict[str, Any]] = []
     stamps: dict[datetime, str] = {}
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
-    for outcome in outcomes:
-        entry: dict[str, Any] = {"index": outcome.index, "status": outcome.status}
-        if outcome.index in bad_shape:
-            entry.update(status=400, error=bad_shape[outcome.index])
+    # Outcomes are in this request's order (``outcome.index`` counts across a shared
+    # transaction's requests).
+    for index, outcome in enumerate(outcomes):
+        entry: dict[str, Any] = {"index": index, "status": outcome.status}
+        if index in bad_shape:
+            entry.update(status=400, error=bad_shape[index])
         elif outcome.event is not None:
             entry["event"] = _event_json(outcome.event, stamps)
             entry["duplicate"] = outcome.event.replayed

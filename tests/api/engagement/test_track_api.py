@@ -347,7 +347,8 @@ def test_concurrent_batches_share_transactions_and_each_answers_for_its_own_item
     assert bodies[2]["results"][5]["status"] == 404
     assert bodies[3]["results"][0]["status"] == 400
     assert (bodies[2]["rejected"], bodies[3]["rejected"]) == (1, 1)
-    assert bodies[2]["success"] is False and bodies[0]["success"] is True
+    assert bodies[2]["success"] is False
+    assert bodies[0]["success"] is True
     first, second = bodies[1]["results"][3], bodies[4]["results"][7]
     assert {first["status"], second["status"]} == {200, 201}
     assert first["event"]["id"] == second["event"]["id"]

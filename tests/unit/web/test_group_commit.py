@@ -156,5 +156,6 @@ def test_a_failed_group_fails_only_the_callers_of_its_transaction() -> None:
 
     first, doomed, fellow, later = run(scenario())
     assert first == 10
-    assert isinstance(doomed, ValueError) and isinstance(fellow, ValueError)
+    assert isinstance(doomed, ValueError)
+    assert isinstance(fellow, ValueError)
     assert later == [50, 60, 70]
