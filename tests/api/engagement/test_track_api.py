@@ -227,6 +227,28 @@ def test_unknown_tutor_in_db_never_gets_a_login(ingest: TestClient, db: Session)
     assert db.scalar(select(func.count()).select_from(Tutor)) == 0
 
 
+def _concurrency_app(
+    app_factory: Callable[..., FastAPI],
+    settings: Settings,
+    api_key: Callable[..., str],
+    factory: Factory,
+) -> tuple[FastAPI, dict[str, str]]:
+    """Tutors T0001–T0004, an app and the headers of an ingest key its first request cached.
+
+    The test's one database session cannot serve many key lookups at once: with the
+    key cached, only the event writes touch the database.
+    """
+    for n in range(1, 5):
+        factory.tutor(f"T000{n}")
+    app = app_factory(settings.model_copy(update={"api_key_cache_seconds": 60}))
+    headers = {"Authorization": f"Bearer {api_key('ingest')}"}
+    warm = TestClient(app).post(
+        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=headers
+    )
+    assert warm.status_code == 200, warm.text
+    return app, headers
+
+
 def test_concurrent_single_events_share_transactions_and_each_gets_its_own_answer(
     app_factory: Callable[..., FastAPI],
     settings: Settings,
@@ -240,16 +262,7 @@ def test_concurrent_single_events_share_transactions_and_each_gets_its_own_answe
 
     import httpx
 
-    for n in range(1, 5):
-        factory.tutor(f"T000{n}")
-    # The test's one database session cannot serve 40 key lookups at once: the key is
-    # cached by a first request, so only the event writes touch the database.
-    app = app_factory(settings.model_copy(update={"api_key_cache_seconds": 60}))
-    headers = {"Authorization": f"Bearer {api_key('ingest')}"}
-    warm = TestClient(app).post(
-        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=headers
-    )
-    assert warm.status_code == 200, warm.text
+    app, headers = _concurrency_app(app_factory, settings, api_key, factory)
     payloads = [
         {"tutorId": f"T000{1 + i % 4}", "eventType": "login", "eventId": f"evt-{i}"}
         for i in range(40)
@@ -300,14 +313,7 @@ def test_concurrent_batches_share_transactions_and_each_answers_for_its_own_item
 
     import httpx
 
-    for n in range(1, 5):
-        factory.tutor(f"T000{n}")
-    app = app_factory(settings.model_copy(update={"api_key_cache_seconds": 60}))
-    headers = {"Authorization": f"Bearer {api_key('ingest')}"}
-    warm = TestClient(app).post(
-        "/api/engagement/track", json={"tutorId": "T0001", "eventType": "login"}, headers=headers
-    )
-    assert warm.status_code == 200, warm.text
+    app, headers = _concurrency_app(app_factory, settings, api_key, factory)
     batches = [
         [
             {"tutorId": f"T000{1 + i % 4}", "eventType": "message_sent", "eventId": f"b{b}-{i}"}
