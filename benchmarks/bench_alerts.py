@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--now", required=True, help="ISO datetime, the world's end")
     args = parser.parse_args()
-    settings = Settings(_env_file=None, database_url=args.database_url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=args.database_url)
     engine = create_db_engine(settings.resolved_database_url())
     factory = make_session_factory(engine)
     clock = FrozenClock(datetime.fromisoformat(args.now))

@@ -17,35 +17,19 @@ p50/p95 per row and a Markdown table. Figures, not assertions.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from sqlalchemy.orm import Session
+from timing import fetch_all, pct, timed
 
 from tutorpulse.analytics import cache, service
 from tutorpulse.core.db import create_db_engine
 from tutorpulse.core.settings import Settings
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
-    fn()  # warm-up (and, with the cache on, the first fill)
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
-def pct(values: list[float], q: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def cases(settings: Settings, now: datetime) -> dict[str, Callable[[Session], Any]]:
@@ -185,8 +169,8 @@ def main() -> None:
         if args.now
         else datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     )
-    cold_settings = Settings(_env_file=None, analytics_cache_seconds=0)  # type: ignore[call-arg]
-    warm_settings = Settings(_env_file=None, analytics_cache_seconds=300)  # type: ignore[call-arg]
+    cold_settings = Settings(_env_file=None, analytics_cache_seconds=0)
+    warm_settings = Settings(_env_file=None, analytics_cache_seconds=300)
     rows: list[tuple[str, str, str, float, float]] = []
     for url in args.database:
         engine = create_db_engine(url)
@@ -196,9 +180,9 @@ def main() -> None:
             if args.only and kind not in args.only:
                 continue
             with Session(engine) as db:
-                cold = timed(lambda db=db, fn=cold_cases[kind]: fn(db), args.repeat)
+                cold = timed(partial(cold_cases[kind], db), args.repeat)
                 cache.clear()
-                warm = timed(lambda db=db, fn=warm_cases[kind]: fn(db), args.repeat)
+                warm = timed(partial(warm_cases[kind], db), args.repeat)
                 db.rollback()
             rows.append((name, kind, "cold (no cache)", pct(cold, 50), pct(cold, 95)))
             rows.append((name, kind, "warm (cache hit)", pct(warm, 50), pct(warm, 95)))
@@ -212,7 +196,7 @@ def main() -> None:
     for kind, sqls in duckdb_queries(args.world, now, cold_settings).items():
         if args.only and kind not in args.only:
             continue
-        times = timed(lambda sqls=sqls: [con.execute(q).fetchall() for q in sqls], args.repeat)
+        times = timed(partial(fetch_all, con, sqls), args.repeat)
         rows.append(
             ("duckdb", kind, "same aggregates, raw Parquet", pct(times, 50), pct(times, 95))
         )

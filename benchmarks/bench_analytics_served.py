@@ -27,11 +27,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import secrets
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -39,6 +38,7 @@ from urllib.parse import quote
 import duckdb
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from timing import fetch_all, pct, timed
 
 from tutorpulse.analytics import cache as analytics_cache
 from tutorpulse.analytics import service
@@ -161,22 +161,6 @@ def _load(name: str) -> Any:
     return module
 
 
-def pct(values: list[float], q: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
-    fn()  # warm-up (first-use costs: imports, template compilation)
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def duckdb_sets(world: Path, now: datetime, settings: Settings) -> dict[str, list[str]]:
     perf = _load("bench_analytics").duckdb_queries(world, now, settings)
     trends = _load("bench_analytics_trends")
@@ -223,7 +207,7 @@ def main() -> None:
         engine = create_db_engine(url)
         name = engine.dialect.name
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=url,
             scheduler_enabled=False,
             analytics_cache_seconds=300,
@@ -278,7 +262,7 @@ def main() -> None:
         for label, path, key in routes:
             ok = api.get(path)
             assert ok.status_code == 200, (path, ok.status_code, ok.text[:300])
-            served = timed(lambda path=path, api=api: api.get(path), args.repeat)
+            served = timed(partial(api.get, path), args.repeat)
             c = cold.get(key, [float("nan")])
             results[(name, label)] = {
                 "served50": pct(served, 50),
@@ -320,7 +304,7 @@ def main() -> None:
         for label, path in PAGES.items():
             ok = pages.get(path)
             assert ok.status_code == 200, (path, ok.status_code)
-            served = timed(lambda path=path, pages=pages: pages.get(path), args.repeat)
+            served = timed(partial(pages.get, path), args.repeat)
             results[(name, label)] = {"served50": pct(served, 50), "served95": pct(served, 95)}
             print(
                 f"{name:10} {label:20} served p50 {pct(served, 50) * 1000:7.1f} ms "
@@ -329,12 +313,10 @@ def main() -> None:
             )
         engine.dispose()
     con = duckdb.connect()
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    base = Settings(_env_file=None)
     duck: dict[str, tuple[float, float]] = {}
     for kind, sqls in duckdb_sets(args.world, now, base).items():
-        times = timed(
-            lambda sqls=sqls: [con.execute(q).fetchall() for q in sqls], args.duckdb_repeat
-        )
+        times = timed(partial(fetch_all, con, sqls), args.duckdb_repeat)
         duck[kind] = (pct(times, 50), pct(times, 95))
         print(f"duckdb     {kind:20} p50 {duck[kind][0]:7.3f}s p95 {duck[kind][1]:7.3f}s")
     print(
@@ -342,7 +324,7 @@ def main() -> None:
         "| DuckDB p95 (s) | served p95 ÷ DuckDB p95 |\n|---|---|---|---|---|---|"
     )
     for (name, label), r in results.items():
-        kind = API[label][1] if label in API else r.get("kind")
+        kind = API[label][1] if label in API else str(r.get("kind"))
         d95 = duck[kind][1] if kind in duck else None
         cold_txt = f"{r['cold50']:.2f} / {r['cold95']:.2f}" if "cold50" in r else "–"
         ratio = f"{r['served95'] / d95:.3f}" if d95 else "–"

@@ -17,15 +17,13 @@ assertions.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import duckdb
 from sqlalchemy.orm import Session
+from timing import fetch_all, pct, timed
 
 from tutorpulse.analytics.trends_cache import TrendsCache
 from tutorpulse.analytics.trends_service import TrendParams, get_trends
@@ -37,22 +35,6 @@ CASES: dict[str, TrendParams] = {
     "cohort": TrendParams(type="cohort", metric="engagement", cohort_field="sessionSubject"),
     "retention": TrendParams(type="retention", days=180),
 }
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
-    fn()  # warm-up
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
-def pct(values: list[float], q: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def duckdb_queries(world: Path, now: datetime, days: int, start_month: str) -> dict[str, str]:
@@ -115,15 +97,13 @@ def main() -> None:
         for kind, params in CASES.items():
             with Session(engine) as db:
                 cold = timed(
-                    lambda db=db, params=params: get_trends(
-                        db, params=params, now=now, inactivity_days=30
-                    ),
+                    partial(get_trends, db, params=params, now=now, inactivity_days=30),
                     args.repeat,
                 )
                 cache = TrendsCache(300)
                 warm = timed(
-                    lambda db=db, params=params, cache=cache: get_trends(
-                        db, params=params, now=now, inactivity_days=30, cache=cache
+                    partial(
+                        get_trends, db, params=params, now=now, inactivity_days=30, cache=cache
                     ),
                     args.repeat,
                 )
@@ -140,7 +120,7 @@ def main() -> None:
         engine.dispose()
     con = duckdb.connect()
     for kind, sql in duckdb_queries(args.world, now, 30, start_month).items():
-        times = timed(lambda sql=sql: con.execute(sql).fetchall(), args.repeat)
+        times = timed(partial(fetch_all, con, [sql]), args.repeat)
         rows.append(("duckdb", kind, "raw Parquet", pct(times, 50), pct(times, 95)))
         print(
             f"duckdb     {kind:10} p50 {pct(times, 50):7.3f}s p95 {pct(times, 95):7.3f}s",

@@ -170,7 +170,7 @@ def main() -> None:
     migrate.upgrade(engine)
     factory = make_session_factory(engine)
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=url,
         data_dir=workdir,
         secret_key=SecretStr("bench-secret-0123456789abcdef0123"),
@@ -185,8 +185,8 @@ def main() -> None:
     tutors = seed(factory, args.tutors)
 
     render_timer, instrument_timer = Timer(), Timer()
-    service.render_email = render_timer.wrap(service.render_email)  # type: ignore[method-assign]
-    outbox.tracking.instrument_html = instrument_timer.wrap(outbox.tracking.instrument_html)  # type: ignore[method-assign]
+    service.render_email = render_timer.wrap(service.render_email)
+    outbox.tracking.instrument_html = instrument_timer.wrap(outbox.tracking.instrument_html)
 
     started = time.perf_counter()
     step = max(1, args.per_transaction)

@@ -112,7 +112,7 @@ def bench_database(url: str, world: Path, repeat: int) -> None:
     url = normalise_database_url(url)
     print(f"\n== {url.split('@')[-1]} ==", flush=True)
     engine = create_db_engine(url)
-    settings = Settings(_env_file=None, database_url=url, scheduler_enabled=False,  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url, scheduler_enabled=False,
                         engagement_background_refresh=False)  # fmt: skip
     with unit_of_work(make_session_factory(engine)) as db:
         _row, key = auth.create_api_key(db, name=f"bench-{secrets.token_hex(3)}", scopes=["read"])

@@ -94,7 +94,7 @@ def reshape(conn: sqlite3.Connection, keep_unique: bool, dropped: set[str]) -> l
 
 
 def rows(count: int, tutor_ids: list[int]) -> list[tuple[object, ...]]:
-    out = []
+    out: list[tuple[object, ...]] = []
     for _ in range(count):
         stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         out.append((uuid.uuid4().hex, random.choice(tutor_ids), "message_sent", stamp, "{}", stamp))

@@ -19,6 +19,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from tutorpulse.world.config import (
     DEFAULT_DAYS,
@@ -33,6 +34,8 @@ from tutorpulse.world.writer import write_world
 OUT = Path(__file__).resolve().parent / "out"
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
+FORMATS: dict[str, Literal["csv", "parquet"]] = {"csv": "csv", "parquet": "parquet"}
+
 
 def run_scenario(tutors: int, days: int, formats: list[str], seed: int) -> dict[str, object]:
     started = time.perf_counter()
@@ -41,8 +44,11 @@ def run_scenario(tutors: int, days: int, formats: list[str], seed: int) -> dict[
     rows = {name: table.num_rows for name, table in world.tables().items()}
     writes = {}
     for fmt in formats:
+        kind = FORMATS.get(fmt)
+        if kind is None:
+            raise SystemExit(f"unknown format {fmt!r}: expected csv or parquet")
         t0 = time.perf_counter()
-        paths = write_world(world, OUT / f"{tutors}x{days}-{fmt}", fmt=fmt)  # type: ignore[arg-type]
+        paths = write_world(world, OUT / f"{tutors}x{days}-{fmt}", fmt=kind)
         size = sum(p.stat().st_size for p in paths.values())
         writes[fmt] = {"seconds": round(time.perf_counter() - t0, 2), "bytes": size}
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -43,7 +43,7 @@ def bench_db(url: str, now: datetime, *, train: bool = True) -> None:
     from tutorpulse.engagement.models import TutorHealth
     from tutorpulse.tutors.models import Tutor
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     factory = make_session_factory(create_db_engine(url))
     with unit_of_work(factory) as db:
         have = set(db.scalars(select(TutorHealth.tutor_id)))
@@ -98,7 +98,7 @@ def main() -> None:
             args.db, datetime.fromisoformat(args.now).replace(tzinfo=UTC), train=not args.score_only
         )
         return
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     now = datetime(2026, 5, 1, tzinfo=UTC)
 
     t = time.perf_counter()
