@@ -227,7 +227,8 @@ def test_unknown_tutor_in_db_never_gets_a_login(ingest: TestClient, db: Session)
     assert db.scalar(select(func.count()).select_from(Tutor)) == 0
 
 
-def _concurrency_app(
+@pytest.fixture
+def concurrency_app(
     app_factory: Callable[..., FastAPI],
     settings: Settings,
     api_key: Callable[..., str],
@@ -250,11 +251,7 @@ def _concurrency_app(
 
 
 def test_concurrent_single_events_share_transactions_and_each_gets_its_own_answer(
-    app_factory: Callable[..., FastAPI],
-    settings: Settings,
-    api_key: Callable[..., str],
-    factory: Factory,
-    db: Session,
+    concurrency_app: tuple[FastAPI, dict[str, str]], db: Session
 ) -> None:
     """Group commit: 40 requests at once are written in fewer transactions than
     requests, every accepted event is stored once, and a bad item fails alone."""
@@ -262,7 +259,7 @@ def test_concurrent_single_events_share_transactions_and_each_gets_its_own_answe
 
     import httpx
 
-    app, headers = _concurrency_app(app_factory, settings, api_key, factory)
+    app, headers = concurrency_app
     payloads = [
         {"tutorId": f"T000{1 + i % 4}", "eventType": "login", "eventId": f"evt-{i}"}
         for i in range(40)
@@ -299,11 +296,7 @@ def test_concurrent_single_events_share_transactions_and_each_gets_its_own_answe
 
 
 def test_concurrent_batches_share_transactions_and_each_answers_for_its_own_items(
-    app_factory: Callable[..., FastAPI],
-    settings: Settings,
-    api_key: Callable[..., str],
-    factory: Factory,
-    db: Session,
+    concurrency_app: tuple[FastAPI, dict[str, str]], db: Session
 ) -> None:
     """Concurrent batches: on SQLite they join the group commit (fewer transactions
     than requests); on either engine each batch answers item by item with its own
@@ -313,7 +306,7 @@ def test_concurrent_batches_share_transactions_and_each_answers_for_its_own_item
 
     import httpx
 
-    app, headers = _concurrency_app(app_factory, settings, api_key, factory)
+    app, headers = concurrency_app
     batches = [
         [
             {"tutorId": f"T000{1 + i % 4}", "eventType": "message_sent", "eventId": f"b{b}-{i}"}
